@@ -1,0 +1,1 @@
+// Placeholder: the Optimizers module is being built; see the issue tracker.

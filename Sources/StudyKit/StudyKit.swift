@@ -1,0 +1,1 @@
+// Placeholder: the StudyKit module is being built; see the issue tracker.
