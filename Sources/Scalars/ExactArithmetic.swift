@@ -51,4 +51,19 @@ public enum ExactArithmetic {
         let r = a.addingProduct(-s, s)
         return toOdd(s, residual: r)
     }
+
+    /// `x` rounded to odd at binary32 precision (24 bits, binary32's exponent range and subnormal
+    /// grid): `Float(x)` if that is exact, otherwise whichever of the two binary32 neighbours of `x`
+    /// has an odd last bit. Rounding the result to nearest even at p ≤ 22 bits (bfloat16, binary16)
+    /// then equals rounding `x` directly, with one rounding. Values beyond binary32's overflow
+    /// threshold give ±∞ (they also overflow any narrower format with binary32's emax or less); NaN
+    /// stays NaN.
+    @inlinable
+    public static func floatRoundedToOdd(_ x: Double) -> Float {
+        let f = Float(x)
+        guard f.isFinite, f.bitPattern & 1 == 0 else { return f }
+        let back = Double(f)
+        if back == x { return f }
+        return back < x ? f.nextUp : f.nextDown
+    }
 }

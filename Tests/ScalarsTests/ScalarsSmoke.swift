@@ -1,5 +1,5 @@
 import Testing
-@testable import Scalars
+import Scalars
 
 @Suite struct FusedMultiplyAddRoundsOnce {
     /// x·y = 2049/2048 = 1 + 2^-11 exactly (a binary16 midpoint); adding the least subnormal 2^-24 puts
