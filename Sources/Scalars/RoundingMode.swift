@@ -1,0 +1,52 @@
+/// How a value that is not a member of a format is mapped into it.
+///
+/// All modes act on the exact (infinitely precise) result of an operation:
+/// - `nearestEven`: the nearest member, ties to the one with an even last significand bit (IEEE default).
+/// - `towardZero`, `up` (toward +∞), `down` (toward −∞): the IEEE directed roundings.
+/// - `odd`: exact results are kept; otherwise the neighbour whose last significand bit is 1. Rounding
+///   to odd at `q ≥ p + 2` bits and then to `p` bits in any other deterministic mode equals a direct
+///   rounding (Boldo & Melquiond 2008); this is how every simulated operation rounds only once.
+/// - `stochastic`: proportional stochastic rounding. With `x` between the neighbours `a < x < b`
+///   (in magnitude), `x` rounds away from zero to `b` with probability `(|x| − |a|)/(|b| − |a|)`,
+///   the distance to the lower neighbour over the ulp, and to `a` otherwise, so the rounding is
+///   unbiased: E[round(x)] = x. The draw is a 24-bit uniform number `r` from the counter-based
+///   generator of `StochasticRounding` and the rule is "away iff r·2^−24 < (|x| − |a|)/ulp": the
+///   probability is that fraction rounded up to a multiple of 2^−24 (bias below 2^−24 of an ulp).
+public enum RoundingMode: String, Sendable, Hashable, CaseIterable, Codable, CustomStringConvertible {
+    case nearestEven
+    case towardZero
+    case up
+    case down
+    case odd
+    case stochastic
+
+    /// Short name used in format names and reports: `rne`, `rz`, `ru`, `rd`, `ro`, `sr`.
+    public var shortName: String {
+        switch self {
+        case .nearestEven: "rne"
+        case .towardZero: "rz"
+        case .up: "ru"
+        case .down: "rd"
+        case .odd: "ro"
+        case .stochastic: "sr"
+        }
+    }
+
+    public var description: String { shortName }
+
+    /// Whether the mode is a rounding to nearest (unit roundoff 2^−p instead of 2^(1−p)).
+    @inlinable
+    public var isNearest: Bool { self == .nearestEven }
+}
+
+/// What a format does with a result whose magnitude lies beyond its largest finite value.
+public enum OverflowBehaviour: String, Sendable, Hashable, CaseIterable, Codable {
+    /// Clamp to ±largest finite value, whatever the rounding mode (e.g. OCP fp8 "saturating" conversions).
+    case saturate
+    /// IEEE 754 §7.4: ±∞ when the rounding direction points away from zero (nearest, stochastic,
+    /// `up` for positive, `down` for negative results), ±largest finite otherwise.
+    case infinity
+    /// Like `.infinity`, but NaN instead of ±∞ (formats without infinities, e.g. fp8 e4m3fn
+    /// non-saturating).
+    case nan
+}

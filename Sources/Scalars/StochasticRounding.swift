@@ -1,0 +1,108 @@
+import Synchronization
+
+/// Random bits for stochastic rounding, from a counter-based generator: the bits for a rounding are a
+/// pure function of `(seed, stream, index)`.
+///
+/// ## Determinism guarantee
+/// A result computed with stochastic rounding depends only on the seed, the stream and the index of
+/// each rounding, never on thread count, scheduling or call order elsewhere:
+/// - array kernels (`RoundingKernels.*Stochastic`) use index `i` for element `i`, so any split of an
+///   array across threads gives the same bits as one pass;
+/// - scalar `SimulatedFloat` arithmetic takes the index from the current `Context`, a counter that
+///   each stochastic rounding increments. A study cell installs its own context with
+///   `withContext(seed:stream:) { … }` and runs its (sequential) computation inside it; the sequence
+///   of roundings, hence the bits, is then fixed by the program. Code that runs outside any context
+///   uses a process-wide default context (seed 0, stream 0), deterministic only if used from one thread.
+///   Do not share one context between concurrently running tasks: the counter is atomic (no data race)
+///   but the order in which tasks take indices is not deterministic.
+///
+/// ## The generator
+/// `key = mix64(mix64(seed) ^ mix64(stream ⊕ c1) ^ (index >> 32)·c2)`, then with `lo` the low 32 bits
+/// of the index, `bits = h32(h32(lo ^ key.lo) &+ key.hi)` where `mix64` is the SplitMix64 finaliser and
+/// `h32` Wellons' "lowbias32" integer hash. The per-element cost is four 32-bit multiplies, so the
+/// array kernels vectorise; the key is computed once per 2^32 indices.
+public enum StochasticRounding {
+    /// SplitMix64's output function (Steele, Lea & Flood 2014): a bijective 64-bit mixer.
+    @inlinable @inline(__always)
+    public static func mix64(_ x: UInt64) -> UInt64 {
+        var z = x
+        z = (z ^ (z &>> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z &>> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z &>> 31)
+    }
+
+    /// Wellons' lowbias32: a bijective 32-bit hash with low bias.
+    @inlinable @inline(__always)
+    public static func hash32(_ x: UInt32) -> UInt32 {
+        var z = x
+        z ^= z &>> 16
+        z &*= 0x7FEB_352D
+        z ^= z &>> 15
+        z &*= 0x846C_A68B
+        z ^= z &>> 16
+        return z
+    }
+
+    /// The per-block key for indices `block·2^32 ..< (block+1)·2^32`.
+    @inlinable
+    public static func key(seed: UInt64, stream: UInt64, block: UInt64) -> UInt64 {
+        mix64(mix64(seed) ^ mix64(stream ^ 0x6A09_E667_F3BC_C909) ^ (block &* 0x9E37_79B9_7F4A_7C15))
+    }
+
+    /// The 32 random bits for one rounding, given its block key and the low 32 bits of its index.
+    @inlinable @inline(__always)
+    public static func bits(key: UInt64, low index: UInt32) -> UInt32 {
+        hash32(hash32(index ^ UInt32(truncatingIfNeeded: key)) &+ UInt32(truncatingIfNeeded: key &>> 32))
+    }
+
+    /// The 32 random bits for rounding number `index` of `(seed, stream)`.
+    @inlinable
+    public static func bits(seed: UInt64, stream: UInt64, index: UInt64) -> UInt32 {
+        bits(key: key(seed: seed, stream: stream, block: index &>> 32), low: UInt32(truncatingIfNeeded: index))
+    }
+
+    /// A scalar stochastic-rounding context: a `(seed, stream)` pair and the index of the next rounding.
+    public final class Context: Sendable {
+        public let seed: UInt64
+        public let stream: UInt64
+        @usableFromInline let counter: Atomic<UInt64>
+
+        public init(seed: UInt64, stream: UInt64, startIndex: UInt64 = 0) {
+            self.seed = seed
+            self.stream = stream
+            self.counter = Atomic(startIndex)
+        }
+
+        /// The index the next rounding will use (= number of roundings done, plus the start index).
+        public var nextIndex: UInt64 { counter.load(ordering: .relaxed) }
+
+        /// Takes the next index and returns its random bits.
+        @inlinable
+        public func nextBits() -> UInt32 {
+            let index = counter.add(1, ordering: .relaxed).oldValue
+            return StochasticRounding.bits(seed: seed, stream: stream, index: index)
+        }
+    }
+
+    /// The context used by code that runs outside `withContext` (seed 0, stream 0).
+    public static let defaultContext = Context(seed: 0, stream: 0)
+
+    /// The context of the current task (or thread, for synchronous code).
+    @TaskLocal public static var current: Context = defaultContext
+
+    /// Runs `body` with a fresh context `(seed, stream)`: the k-th stochastic rounding performed inside
+    /// uses index `startIndex + k`.
+    public static func withContext<R>(seed: UInt64, stream: UInt64, startIndex: UInt64 = 0,
+                                      _ body: () throws -> R) rethrows -> R {
+        try $current.withValue(Context(seed: seed, stream: stream, startIndex: startIndex), operation: body)
+    }
+
+    /// Async variant of `withContext`.
+    public static func withContext<R>(seed: UInt64, stream: UInt64, startIndex: UInt64 = 0,
+                                      _ body: () async throws -> R) async rethrows -> R {
+        try await $current.withValue(Context(seed: seed, stream: stream, startIndex: startIndex), operation: body)
+    }
+
+    /// Random bits for the next scalar stochastic rounding of the current context.
+    public static func nextBits() -> UInt32 { current.nextBits() }
+}
