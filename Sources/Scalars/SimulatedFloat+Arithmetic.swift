@@ -20,11 +20,22 @@ extension SimulatedFloat: AdditiveArithmetic {
     /// TwoSum, then round to odd in binary64, then one rounding.
     @inlinable
     public static func + (lhs: SimulatedFloat, rhs: SimulatedFloat) -> SimulatedFloat {
-        SimulatedFloat(_member: _round(ExactArithmetic.sumRoundedToOdd(lhs._value, rhs._value)))
+        SimulatedFloat(_member: _round(_sum(lhs._value, rhs._value)))
     }
     @inlinable
     public static func - (lhs: SimulatedFloat, rhs: SimulatedFloat) -> SimulatedFloat {
-        SimulatedFloat(_member: _round(ExactArithmetic.sumRoundedToOdd(lhs._value, -rhs._value)))
+        SimulatedFloat(_member: _round(_sum(lhs._value, -rhs._value)))
+    }
+
+    /// `x + y` rounded to odd in binary64, with the IEEE sign of an exact zero: −0 in `.down` mode
+    /// unless both operands are +0 (binary64 arithmetic, in nearest mode, gives +0).
+    @inlinable @inline(__always)
+    internal static func _sum(_ x: Double, _ y: Double) -> Double {
+        let s = ExactArithmetic.sumRoundedToOdd(x, y)
+        if Format.rounding == .down && s == 0 && !(x == 0 && y == 0 && x.sign == .plus && y.sign == .plus) {
+            return -0.0
+        }
+        return s
     }
     @inlinable public static func += (lhs: inout SimulatedFloat, rhs: SimulatedFloat) { lhs = lhs + rhs }
     @inlinable public static func -= (lhs: inout SimulatedFloat, rhs: SimulatedFloat) { lhs = lhs - rhs }

@@ -74,7 +74,7 @@ extension SimulatedFloat: Scalar {
     /// odd (TwoSum), and the result is rounded once to the format.
     @inlinable
     public static func fusedMultiplyAdd(_ a: SimulatedFloat, _ b: SimulatedFloat, _ c: SimulatedFloat) -> SimulatedFloat {
-        SimulatedFloat(_member: _round(ExactArithmetic.sumRoundedToOdd(a._value * b._value, c._value)))
+        SimulatedFloat(_member: _round(_sum(a._value * b._value, c._value)))
     }
 }
 
