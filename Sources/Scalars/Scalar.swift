@@ -1,4 +1,4 @@
-import RealModule
+@_exported import RealModule
 
 /// The arithmetic that every optimizer and linear-algebra kernel of Mantissa is written against.
 ///
