@@ -5,6 +5,12 @@ public struct _FormatKernelConstants {
     public let drop: UInt32
     public let mask: UInt32
     public let half: UInt32
+    /// `half − 1` (0 when nothing is dropped), added with the kept lsb for ties-to-even.
+    public let nearestBias: UInt32
+    /// 1, or 0 when nothing is dropped (the kept lsb is then irrelevant).
+    public let lsbMask: UInt32
+    /// `32 − drop` (31 when nothing is dropped, masked out by `mask` = 0): the top `drop` random bits.
+    public let randomShift: UInt32
     /// Binary32 pattern of 2^emin (below it the fixed subnormal grid applies).
     public let minNormalBits: UInt32
     /// Binary32 pattern of the largest finite member.
@@ -14,9 +20,23 @@ public struct _FormatKernelConstants {
     public let scale2: Float
     /// Subnormal spacing `2^qe` (2^emin without subnormals).
     public let quantum: Float
+    /// `2^(qe + 23)`: adding it to |x| < 2^emin rounds |x| to the subnormal grid (its ulp is 2^qe) in the
+    /// hardware's round-to-nearest-even, and subtracting it again is exact.
+    public let nearestMagic: Float
     /// Result of an overflow that rounds away from zero, and of a ±∞ input (magnitudes).
     public let overflowAwayBits: UInt32
     public let infinityBits: UInt32
+
+    /// A field-by-field copy. The loops work on such a local copy: its fields then live in registers,
+    /// and the compiler need not fear that stores to the output alias the constants (which would stop
+    /// vectorisation).
+    @inlinable @inline(__always)
+    public init(copying c: _FormatKernelConstants) {
+        drop = c.drop; mask = c.mask; half = c.half; nearestBias = c.nearestBias; lsbMask = c.lsbMask
+        randomShift = c.randomShift; minNormalBits = c.minNormalBits; maxBits = c.maxBits
+        scale1 = c.scale1; scale2 = c.scale2; quantum = c.quantum; nearestMagic = c.nearestMagic
+        overflowAwayBits = c.overflowAwayBits; infinityBits = c.infinityBits
+    }
 
     @inlinable
     public init<F: FloatFormat>(_ format: F.Type) throws(RoundingKernelError) {
@@ -30,6 +50,9 @@ public struct _FormatKernelConstants {
         drop = UInt32(24 - p)
         mask = (1 << drop) - 1
         half = drop == 0 ? 0 : 1 << (drop - 1)
+        nearestBias = drop == 0 ? 0 : half - 1
+        lsbMask = drop == 0 ? 0 : 1
+        randomShift = drop == 0 ? 31 : 32 - drop
         minNormalBits = UInt32(emin + 127) << 23
         maxBits = Float(F.greatestFiniteMagnitude).bitPattern
         let qe = F.hasSubnormals ? emin - p + 1 : emin
@@ -37,6 +60,7 @@ public struct _FormatKernelConstants {
         scale1 = Float(sign: .plus, exponent: k1, significand: 1)
         scale2 = Float(sign: .plus, exponent: k2, significand: 1)
         quantum = Float(sign: .plus, exponent: qe, significand: 1)
+        nearestMagic = Float(sign: .plus, exponent: qe + 23, significand: 1)
         let nanBits: UInt32 = 0x7FC0_0000
         switch F.overflow {
         case .saturate: overflowAwayBits = maxBits
@@ -122,6 +146,7 @@ extension RoundingKernels {
                                                        _ c: _FormatKernelConstants, _: M.Type,
                                                        seed: UInt64, stream: UInt64, startIndex: UInt64) {
         guard let s = src.baseAddress, let d = dst.baseAddress else { return }
+        let c = _FormatKernelConstants(copying: c)
         let n = src.count
         s.withMemoryRebound(to: UInt32.self, capacity: n) { bits in
             d.withMemoryRebound(to: UInt32.self, capacity: n) { out in
@@ -140,61 +165,73 @@ extension RoundingKernels {
     }
 
     /// One element: binary32 pattern in, binary32 pattern of the rounded member out. Two paths computed
-    /// without branches and selected: normal results round the pattern at bit `drop` (a carry moves to the
-    /// next binade); results below 2^emin are scaled to the fixed subnormal grid in binary32 (exact power-of-
-    /// two scalings), split into integer and fraction with the 2^23 trick, rounded, and scaled back.
+    /// without branches and selected: normal results round the pattern at bit `drop` with integer
+    /// arithmetic only (a carry moves to the next binade); results below 2^emin are scaled to the fixed
+    /// subnormal grid in binary32 (exact power-of-two scalings), split into integer and fraction with the
+    /// 2^23 trick, rounded and scaled back. Conditions are 0/1 integers combined with `&`, `|` (no
+    /// short-circuit operators, which would become branches).
     @inlinable @inline(__always)
     public static func _roundFloatBits<M: RoundingModeTag>(_ b: UInt32, _ c: _FormatKernelConstants,
                                                            _: M.Type, random w: UInt32) -> UInt32 {
         let sign = b & 0x8000_0000
-        let negative = sign != 0
+        let neg = sign &>> 31                       // 1 for negative
         let a = b & 0x7FFF_FFFF
+        let keep = ~c.mask
+        if M.mode == .nearestEven {
+            // short form: integer rounding at bit `drop`, or the magic addition below 2^emin
+            let rn = (a &+ c.nearestBias &+ ((a &>> c.drop) & c.lsbMask)) & keep
+            let rs = ((Float(bitPattern: a) + c.nearestMagic) - c.nearestMagic).bitPattern
+            var r = a < c.minNormalBits ? rs : rn
+            r = r > c.maxBits ? c.overflowAwayBits : r
+            r = a == 0x7F80_0000 ? c.infinityBits : r
+            r = a > 0x7F80_0000 ? (a | 0x0040_0000) : r
+            return r | sign
+        }
         // normal path
-        let rem = a & c.mask
-        let trunc = a & ~c.mask
-        let lsbOdd = ((a &>> c.drop) & 1) != 0
-        let inexactN = rem != 0
-        let upN: Bool
+        let rn: UInt32
         switch M.mode {
-        case .nearestEven: upN = rem > c.half || (rem == c.half && inexactN && lsbOdd)
-        case .towardZero: upN = false
-        case .up: upN = inexactN && !negative
-        case .down: upN = inexactN && negative
-        case .odd: upN = inexactN && !lsbOdd
-        case .stochastic: upN = (w &>> 8) < (rem &<< (24 &- c.drop))  // 24-bit draw vs fraction·2^24
+        case .nearestEven: rn = (a &+ c.nearestBias &+ ((a &>> c.drop) & c.lsbMask)) & keep
+        case .towardZero: rn = a & keep
+        case .up: rn = (a &+ (c.mask & (0 &- (neg ^ 1)))) & keep
+        case .down: rn = (a &+ (c.mask & (0 &- neg))) & keep
+        case .odd: rn = (a & keep) | ((((a & c.mask) &+ c.mask) &>> c.drop) &<< c.drop)
+        case .stochastic: rn = (a &+ (c.mask &- ((w &>> c.randomShift) & c.mask))) & keep
         }
-        let rn = trunc &+ (upN ? c.mask &+ 1 : 0)
         // subnormal path (values below 2^emin), scaled < 2^(p−1) ≤ 2^23 there; clamped elsewhere
-        let scaled = min(Float(bitPattern: a) * c.scale1 * c.scale2, 0x1p22)
-        var nFloor = (scaled + 0x1p23) - 0x1p23
-        nFloor = nFloor > scaled ? nFloor - 1 : nFloor
+        let scaled0 = Float(bitPattern: a) * c.scale1 * c.scale2
+        let scaled = scaled0 < 0x1p22 ? scaled0 : 0x1p22
+        let t = (scaled + 0x1p23) - 0x1p23           // nearest integer, ties to even
+        let nFloor = t > scaled ? t - 1 : t
         let frac = scaled - nFloor
-        let nOdd = ((nFloor + 0x1p23).bitPattern & 1) != 0
-        let inexactS = frac != 0
-        let upS: Bool
+        let nOdd = ((nFloor + 0x1p23).bitPattern & 1)
+        let inexact: UInt32 = frac != 0 ? 1 : 0
+        let upS: UInt32
         switch M.mode {
-        case .nearestEven: upS = frac > 0.5 || (frac == 0.5 && nOdd)
-        case .towardZero: upS = false
-        case .up: upS = inexactS && !negative
-        case .down: upS = inexactS && negative
-        case .odd: upS = inexactS && !nOdd
-        case .stochastic: upS = Float(Int32(bitPattern: w &>> 8)) < frac * 0x1p24
+        case .nearestEven: upS = t > nFloor ? 1 : 0          // t is the ties-to-even neighbour
+        case .towardZero: upS = 0
+        case .up: upS = inexact & (neg ^ 1)
+        case .down: upS = inexact & neg
+        case .odd: upS = inexact & (nOdd ^ 1)
+        case .stochastic:
+            // the 24-bit draw as a binary32, exactly: 2·⌊r/2⌋ + (r mod 2), each part by the 2^23 trick
+            let r = w &>> 8
+            let hi = Float(bitPattern: (r &>> 1) | 0x4B00_0000) - 0x1p23
+            let lo = Float(bitPattern: (r & 1) | 0x4B00_0000) - 0x1p23
+            upS = (hi * 2 + lo) < frac * 0x1p24 ? 1 : 0
         }
-        let rs = ((upS ? nFloor + 1 : nFloor) * c.quantum).bitPattern
+        let rs = ((upS != 0 ? nFloor + 1 : nFloor) * c.quantum).bitPattern
         var r = a < c.minNormalBits ? rs : rn
         // overflow and specials
-        let away: Bool
+        let overflowBits: UInt32
         switch M.mode {
-        case .nearestEven, .stochastic: away = true
-        case .towardZero, .odd: away = false
-        case .up: away = !negative
-        case .down: away = negative
+        case .nearestEven, .stochastic: overflowBits = c.overflowAwayBits
+        case .towardZero, .odd: overflowBits = c.maxBits
+        case .up: overflowBits = neg == 0 ? c.overflowAwayBits : c.maxBits
+        case .down: overflowBits = neg != 0 ? c.overflowAwayBits : c.maxBits
         }
-        let overflowBits = away ? c.overflowAwayBits : c.maxBits
         r = r > c.maxBits ? overflowBits : r
         r = a == 0x7F80_0000 ? c.infinityBits : r
         r = a > 0x7F80_0000 ? (a | 0x0040_0000) : r
-        // a NaN result carries no meaningful sign from overflow, but keep the input's sign for symmetry
         return r | sign
     }
 }

@@ -17,10 +17,11 @@ import Synchronization
 ///   but the order in which tasks take indices is not deterministic.
 ///
 /// ## The generator
-/// `key = mix64(mix64(seed) ^ mix64(stream ⊕ c1) ^ (index >> 32)·c2)`, then with `lo` the low 32 bits
-/// of the index, `bits = h32(h32(lo ^ key.lo) &+ key.hi)` where `mix64` is the SplitMix64 finaliser and
-/// `h32` Wellons' "lowbias32" integer hash. The per-element cost is four 32-bit multiplies, so the
-/// array kernels vectorise; the key is computed once per 2^32 indices.
+/// `key = mix64(mix64(seed) ^ mix64(stream ⊕ c1) ^ (index >> 32)·c2)` (`mix64` = the SplitMix64
+/// finaliser), then with `lo` the low 32 bits of the index, `bits` = Wellons' "lowbias32" integer hash of
+/// `lo + key.lo` with `key.hi` XORed in between its two multiply rounds (`bits(key:low:)`). The per-element
+/// cost is two 32-bit multiplies, so the array kernels vectorise; the key is computed once per 2^32
+/// indices.
 public enum StochasticRounding {
     /// SplitMix64's output function (Steele, Lea & Flood 2014): a bijective 64-bit mixer.
     @inlinable @inline(__always)
@@ -49,10 +50,21 @@ public enum StochasticRounding {
         mix64(mix64(seed) ^ mix64(stream ^ 0x6A09_E667_F3BC_C909) ^ (block &* 0x9E37_79B9_7F4A_7C15))
     }
 
-    /// The 32 random bits for one rounding, given its block key and the low 32 bits of its index.
+    /// The 32 random bits for one rounding, given its block key and the low 32 bits of its index:
+    /// a keyed lowbias32, with the key's low half added to the index before the first round and its high
+    /// half XORed in between the two multiply rounds. For a fixed key it is a bijection of the index (full
+    /// period 2^32); two keys are not related by an index shift plus a constant (as they would be with the
+    /// key applied only outside the hash), so different streams give unrelated bit sequences.
     @inlinable @inline(__always)
     public static func bits(key: UInt64, low index: UInt32) -> UInt32 {
-        hash32(hash32(index ^ UInt32(truncatingIfNeeded: key)) &+ UInt32(truncatingIfNeeded: key &>> 32))
+        var z = index &+ UInt32(truncatingIfNeeded: key)
+        z ^= z &>> 16
+        z &*= 0x7FEB_352D
+        z ^= UInt32(truncatingIfNeeded: key &>> 32)
+        z ^= z &>> 15
+        z &*= 0x846C_A68B
+        z ^= z &>> 16
+        return z
     }
 
     /// The 32 random bits for rounding number `index` of `(seed, stream)`.
