@@ -34,4 +34,6 @@ static inline int mantissa_mpfr_signbit(mpfr_srcptr x) { return mpfr_signbit(x) 
 static inline int mantissa_mpfr_sgn(mpfr_srcptr x) { return mpfr_sgn(x); }
 static inline mpfr_exp_t mantissa_mpfr_get_exp(mpfr_srcptr x) { return mpfr_get_exp(x); }
 static inline mpfr_prec_t mantissa_mpfr_get_prec(mpfr_srcptr x) { return mpfr_get_prec(x); }
+static inline mpfr_exp_t mantissa_mpfr_emax_current(void) { return mpfr_get_emax(); }
+static inline mpfr_exp_t mantissa_mpfr_emin_current(void) { return mpfr_get_emin(); }
 #endif

@@ -1,0 +1,169 @@
+import CMPFR
+
+/// A precision, in bits, fixed at the type level so that `BigFloat<P>`'s static facts
+/// (`ulpOfOne`, `unitRoundoff`, `greatestFiniteMagnitude`) are well defined.
+public protocol MPFRPrecision: Sendable {
+    static var bits: Int { get }
+}
+
+public enum MPFRBits64: MPFRPrecision { public static var bits: Int { 64 } }
+public enum MPFRBits113: MPFRPrecision { public static var bits: Int { 113 } }
+public enum MPFRBits256: MPFRPrecision { public static var bits: Int { 256 } }
+public enum MPFRBits1024: MPFRPrecision { public static var bits: Int { 1024 } }
+
+public typealias BigFloat64 = BigFloat<MPFRBits64>
+public typealias BigFloat113 = BigFloat<MPFRBits113>
+public typealias BigFloat256 = BigFloat<MPFRBits256>
+public typealias BigFloat1024 = BigFloat<MPFRBits1024>
+
+/// A precision outside what MPFR supports.
+public struct MPFRPrecisionError: Error, CustomStringConvertible, Sendable, Equatable {
+    public let bits: Int
+    public var description: String {
+        "MPFR precision \(bits) bits is outside MPFR's range \(MPFRInfo.minimumPrecision)…\(MPFRInfo.maximumPrecision)"
+    }
+}
+
+/// Facts about the linked MPFR, for manifests and validation.
+public enum MPFRInfo {
+    public static var version: String { String(cString: mantissa_mpfr_version()) }
+    public static var minimumPrecision: Int { mantissa_mpfr_prec_min() }
+    public static var maximumPrecision: Int { mantissa_mpfr_prec_max() }
+
+    /// Throws when `bits` cannot be an MPFR precision (e.g. a study declaring `mpfr0`).
+    public static func validatePrecision(_ bits: Int) throws(MPFRPrecisionError) {
+        guard bits >= minimumPrecision, bits <= maximumPrecision else { throw MPFRPrecisionError(bits: bits) }
+    }
+}
+
+/// Owns one heap-allocated `mpfr_t`. Every C call that uses `pointer` runs inside
+/// `withExtendedLifetime(self)`: without it, the optimiser may release the box (and `mpfr_clear` the
+/// limbs) before the call that reads them, a use-after-free seen only in release builds.
+@usableFromInline
+final class MPFRBox: @unchecked Sendable {
+    @usableFromInline let pointer: UnsafeMutablePointer<__mpfr_struct>
+
+    @usableFromInline
+    init(precision: Int) {
+        pointer = .allocate(capacity: 1)
+        mpfr_init2(pointer, precision)
+    }
+
+    deinit {
+        mpfr_clear(pointer)
+        pointer.deallocate()
+    }
+}
+
+/// An MPFR number of `P.bits` bits, rounded to nearest after every operation: the reference scalar.
+///
+/// Value semantics by copy-on-write over `MPFRBox`. Value-returning operations allocate one box per
+/// result; the in-place forms (`+=`, `-=`, `*=`, `/=`, `formFusedMultiplyAdd`, `BigFloat.add(_:_:into:)`)
+/// reuse the destination's storage when it is uniquely referenced, so kernels (dot products, GEMM)
+/// run allocation-free in their inner loop.
+///
+/// MPFR has no subnormals and no signalling NaN; its exponent range is MPFR's default (about ±2^62),
+/// so overflow and underflow do not occur in practice.
+@frozen
+public struct BigFloat<P: MPFRPrecision>: @unchecked Sendable {
+    @usableFromInline var box: MPFRBox
+
+    @inlinable static var precision: Int { P.bits }
+
+    @inlinable
+    init(uninitialized: Void) { box = MPFRBox(precision: P.bits) }
+
+    @inlinable
+    mutating func makeUnique() {
+        if !isKnownUniquelyReferenced(&box) {
+            let fresh = MPFRBox(precision: P.bits)
+            withExtendedLifetime(box) { _ = mpfr_set(fresh.pointer, box.pointer, MPFR_RNDN) }
+            box = fresh
+        }
+    }
+
+    /// Calls `body` with a read pointer, keeping the storage alive for the duration of the call.
+    @inlinable
+    func withPointer<R>(_ body: (UnsafeMutablePointer<__mpfr_struct>) -> R) -> R {
+        withExtendedLifetime(box) { body(box.pointer) }
+    }
+
+    /// A new value computed by `body(result, …)`.
+    @inlinable
+    static func make(_ body: (UnsafeMutablePointer<__mpfr_struct>) -> Void) -> BigFloat {
+        let r = BigFloat(uninitialized: ())
+        withExtendedLifetime(r.box) { body(r.box.pointer) }
+        return r
+    }
+
+    /// Rounds `value` to nearest.
+    @inlinable
+    public init(_ value: Double) {
+        self.init(uninitialized: ())
+        withExtendedLifetime(box) { _ = mpfr_set_d(box.pointer, value, MPFR_RNDN) }
+    }
+
+    @inlinable
+    public init(_ value: Int) {
+        self.init(uninitialized: ())
+        withExtendedLifetime(box) { _ = mpfr_set_si(box.pointer, value, MPFR_RNDN) }
+    }
+
+    /// Parses a decimal or hexadecimal (`0x…p…`) string, rounded to nearest; nil when not a number.
+    public init?(_ text: String) {
+        self.init(uninitialized: ())
+        let ok = withExtendedLifetime(box) { text.withCString { mpfr_set_str(box.pointer, $0, 0, MPFR_RNDN) } }
+        if ok != 0 { return nil }
+    }
+
+    /// Converts from another precision, rounding to nearest.
+    @inlinable
+    public init<Q>(_ other: BigFloat<Q>) {
+        self.init(uninitialized: ())
+        withExtendedLifetime(box) { other.withPointer { _ = mpfr_set(box.pointer, $0, MPFR_RNDN) } }
+    }
+
+    /// Rounded to the nearest Double.
+    @inlinable
+    public var doubleValue: Double { withPointer { mpfr_get_d($0, MPFR_RNDN) } }
+
+    /// Decimal text with `digits` significant digits (`%.*Rg`).
+    public func formatted(significantDigits digits: Int) -> String {
+        withPointer { p in
+            var buffer = [CChar](repeating: 0, count: digits + 32)
+            _ = mantissa_mpfr_snprint_g(&buffer, buffer.count, Int32(digits), p)
+            return String(cString: buffer)
+        }
+    }
+}
+
+// MARK: - In-place kernels
+
+extension BigFloat {
+    /// `r ← a + b` without allocating when `r` is uniquely referenced.
+    @inlinable
+    public static func add(_ a: BigFloat, _ b: BigFloat, into r: inout BigFloat) {
+        r.makeUnique()
+        withExtendedLifetime(r.box) { a.withPointer { pa in b.withPointer { pb in _ = mpfr_add(r.box.pointer, pa, pb, MPFR_RNDN) } } }
+    }
+
+    /// `r ← a · b` without allocating when `r` is uniquely referenced.
+    @inlinable
+    public static func multiply(_ a: BigFloat, _ b: BigFloat, into r: inout BigFloat) {
+        r.makeUnique()
+        withExtendedLifetime(r.box) { a.withPointer { pa in b.withPointer { pb in _ = mpfr_mul(r.box.pointer, pa, pb, MPFR_RNDN) } } }
+    }
+
+    /// `self ← a · b + self` with one rounding (mpfr_fma), in place.
+    @inlinable
+    public mutating func formFusedMultiplyAdd(_ a: BigFloat, _ b: BigFloat) {
+        makeUnique()
+        withExtendedLifetime(box) { a.withPointer { pa in b.withPointer { pb in _ = mpfr_fma(box.pointer, pa, pb, box.pointer, MPFR_RNDN) } } }
+    }
+
+    @inlinable
+    mutating func apply(_ other: BigFloat, _ op: (UnsafeMutablePointer<__mpfr_struct>, UnsafePointer<__mpfr_struct>, UnsafePointer<__mpfr_struct>, mpfr_rnd_t) -> Int32) {
+        makeUnique()
+        withExtendedLifetime(box) { other.withPointer { po in _ = op(box.pointer, box.pointer, po, MPFR_RNDN) } }
+    }
+}
