@@ -262,3 +262,9 @@ public struct SplitMix64: RandomNumberGenerator, Sendable {
         return StochasticRounding.mix64(state)
     }
 }
+
+/// For smoke-running the long tier: `MANTISSA_LONG_TESTS_LIMIT=N` stops exhaustive sweeps after N inputs.
+public var longTestsLimit: UInt64 {
+    guard let v = getenvString("MANTISSA_LONG_TESTS_LIMIT"), let n = UInt64(v) else { return 1 << 32 }
+    return min(n, 1 << 32)
+}
