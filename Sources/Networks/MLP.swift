@@ -71,6 +71,11 @@ public struct LayerStatistics<T: Scalar>: Sendable {
     public var outputGradientScale: Double
     /// ∇W = (1/N) Ĝ Āᵀ (unscaled), `d_o × d_i`, bias gradient in the last column.
     public var gradient: Matrix<T>
+
+    public init(inputs: Matrix<T>, outputGradients: Matrix<T>, outputGradientScale: Double = 1, gradient: Matrix<T>) {
+        self.inputs = inputs; self.outputGradients = outputGradients
+        self.outputGradientScale = outputGradientScale; self.gradient = gradient
+    }
 }
 
 /// Result of a forward and backward pass on one batch.

@@ -1,0 +1,237 @@
+import Scalars
+import LinearAlgebra
+import Networks
+
+/// KFAC (Martens & Grosse 2015) in its practical forms, ALGORITHMS.md §4.4.
+///
+/// Variants (`Variant`): **KFAC-F** (factored Tikhonov damping with π, inverses by Cholesky — the
+/// harness default), **KFAC-E** (exact damping of the Kronecker product through eigendecompositions,
+/// eigenvalues clamped at 0, kfac-pytorch's default), **KFAC-I** (the same damping γ on both factors;
+/// with `unmodifiedDamping` it adds λ itself, as kfac-pytorch's INVERSE method does).
+///
+/// Precision policy: statistics A, G and their EMA in `Factors`; inverses, eigendecompositions and the
+/// preconditioned direction in `Inverses`; momentum in `Moments`; weights in `Weights`. Reductions follow
+/// `settings.accumulation`. The EMA weight ε_k = min(1 − 1/k, ε_max) and 1 − ε_k are formed in Double
+/// and rounded separately each update.
+/// Monitors (§4.6): κ(A + πγI), κ(G + γ/π I), λ_min(A), λ_min(G) before damping, symErr(A), symErr(G),
+/// invRes of both inverses, π, KL factor ν, ‖Δ‖/‖∇W‖, cos∠(Δ, ∇W). Events: Cholesky failures with pivot,
+/// clamped eigenvalues, fallbacks, non-finite values.
+public struct KFAC<Policy: PrecisionPolicy>: Optimizer {
+    public typealias W = Policy.Weights
+    public typealias F = Policy.Factors
+    public typealias I = Policy.Inverses
+    public typealias M = Policy.Moments
+
+    public enum Variant: String, Sendable, Hashable, CaseIterable, Codable { case factored = "kfac-f", eigen = "kfac-e", identity = "kfac-i" }
+
+    public struct Hyperparameters: Sendable, Hashable {
+        public var variant: Variant = .factored
+        public var learningRate: Double = 0.1
+        public var damping: Double = 1e-3
+        public var emaMax: Double = 0.95
+        public var statisticsInterval: Int = 1
+        public var inverseInterval: Int = 10
+        public var momentum: Double = 0.9
+        public var weightDecay: Double = 0
+        /// KL clip κ; nil disables the clip.
+        public var klClip: Double? = 1e-3
+        /// kfac-pytorch's INVERSE method: add λ (not γ = √λ) to each factor (KFAC-I only).
+        public var unmodifiedDamping = false
+        public var fallback: FallbackPolicy = .keepPrevious
+        /// Compute eigenvalue-based monitors (κ, λ_min) at inverse refreshes; costs an eigendecomposition in Double.
+        public var expensiveMonitors = true
+        public init() {}
+    }
+
+    public let hyperparameters: Hyperparameters
+    public let settings: ArithmeticSettings
+    public private(set) var constants = RoundedConstants()
+    public var factorsA: [Matrix<F>] = []
+    public var factorsG: [Matrix<F>] = []
+    public var inverseA: [Matrix<I>] = []
+    public var inverseG: [Matrix<I>] = []
+    var eigenA: [SymmetricEigen<I>?] = []
+    var eigenG: [SymmetricEigen<I>?] = []
+    /// Layers whose inverse failed with the raw-gradient fallback.
+    var rawLayers: Set<Int> = []
+    public private(set) var statisticUpdates = 0
+    var momentumSGD: SGD<Policy>
+    let lambdaI: I, gammaI: I
+
+    public var name: String { hyperparameters.variant.rawValue }
+
+    public init(_ h: Hyperparameters = .init(), settings: ArithmeticSettings = .init()) {
+        hyperparameters = h; self.settings = settings
+        var c = RoundedConstants()
+        lambdaI = c.round("damping", h.damping)
+        gammaI = c.round("gamma=sqrt(damping)", h.damping.squareRoot())
+        momentumSGD = SGD(.init(learningRate: h.learningRate, momentum: h.momentum, weightDecay: h.weightDecay), settings: settings)
+        for e in momentumSGD.constants.entries { _ = c.round(e.name, e.value, to: W.self) }
+        constants = c
+    }
+
+    public mutating func step(weights: inout [Matrix<W>], layers: [LayerStatistics<W>], step t: Int) throws(ShapeError) -> StepReport {
+        try checkShapes(weights, layers)
+        var report = StepReport()
+        let acc = settings.accumulation
+        let h = hyperparameters
+        if factorsA.isEmpty {
+            factorsA = weights.map { Matrix<F>(rows: $0.columns, columns: $0.columns) }
+            factorsG = weights.map { Matrix<F>(rows: $0.rows, columns: $0.rows) }
+            inverseA = weights.map { .identity($0.columns) }
+            inverseG = weights.map { .identity($0.rows) }
+            eigenA = Array(repeating: nil, count: weights.count); eigenG = eigenA
+        }
+        // 1. statistics
+        if (t - 1) % h.statisticsInterval == 0 {
+            statisticUpdates += 1
+            let k = Double(statisticUpdates)
+            let eps = min(1 - 1 / k, h.emaMax)
+            let epsF = F(eps), oneMinusF = F(1 - eps)
+            for l in weights.indices {
+                let abar: Matrix<F> = convert(layers[l].inputs), ghat: Matrix<F> = convert(layers[l].outputGradients)
+                let n = F(Double(abar.columns))
+                let ab = try Matrix.product(abar, .none, abar, .transposed, accumulation: acc).map { $0 / n }.symmetrized()
+                let gb = try Matrix.product(ghat, .none, ghat, .transposed, accumulation: acc).map { $0 / n }.symmetrized()
+                factorsA[l] = try factorsA[l].zipped(ab, "ema A") { epsF * $0 + oneMinusF * $1 }
+                factorsG[l] = try factorsG[l].zipped(gb, "ema G") { epsF * $0 + oneMinusF * $1 }
+                UpdateDiagnostics.checkFinite(factorsA[l], "A", step: t, layer: l, into: &report)
+                UpdateDiagnostics.checkFinite(factorsG[l], "G", step: t, layer: l, into: &report)
+            }
+        }
+        // 2. inverses
+        if (t - 1) % h.inverseInterval == 0 {
+            for l in weights.indices {
+                refreshInverse(layer: l, step: t, report: &report)
+                if report.aborted { return report }
+            }
+        }
+        // 3. directions
+        var directions = [Matrix<W>]()
+        var klSum = 0.0
+        for l in weights.indices {
+            let grad = layers[l].gradient
+            if rawLayers.contains(l) { directions.append(grad); continue }
+            let gi: Matrix<I> = convert(grad)
+            let delta: Matrix<I>
+            if h.variant == .eigen, let ea = eigenA[l], let eg = eigenG[l] {
+                var v = try Matrix.product(eg.vectors, .transposed, try Matrix.product(gi, .none, ea.vectors, .none, accumulation: acc), .none, accumulation: acc)
+                for i in 0..<v.rows { for j in 0..<v.columns { v[i, j] = v[i, j] / (eg.values[i] * ea.values[j] + lambdaI) } }
+                delta = try Matrix.product(eg.vectors, .none, try Matrix.product(v, .none, ea.vectors, .transposed, accumulation: acc), .none, accumulation: acc)
+            } else {
+                delta = try Matrix.product(inverseG[l], .none, try Matrix.product(gi, .none, inverseA[l], .none, accumulation: acc), .none, accumulation: acc)
+            }
+            let dw: Matrix<W> = convert(delta)
+            UpdateDiagnostics.checkFinite(dw, "delta", step: t, layer: l, into: &report)
+            let gNorm = grad.frobeniusNorm
+            report.monitor("update_ratio", layer: l, gNorm > 0 ? dw.frobeniusNorm / gNorm : .nan)
+            report.monitor("cos_update_gradient", layer: l, UpdateDiagnostics.cosine(dw, grad))
+            for (a, b) in zip(dw.elements, grad.elements) { klSum += a.doubleValue * b.doubleValue }
+            directions.append(dw)
+        }
+        // 4. KL clip: one ν for the whole network (ν computed in Double, rounded once to W)
+        if let kappa = h.klClip {
+            let s = klSum * h.learningRate * h.learningRate
+            let nu = s == 0 ? 1 : min(1, (kappa / abs(s)).squareRoot())
+            report.monitor("kl_nu", layer: -1, nu)
+            if nu < 1 { let nuW = W(nu); directions = directions.map { $0.scaled(by: nuW) } }
+        }
+        // 5. SGD momentum step on Δ
+        let stats = zip(layers, directions).map { LayerStatistics(inputs: $0.inputs, outputGradients: $0.outputGradients, outputGradientScale: $0.outputGradientScale, gradient: $1) }
+        let inner = try momentumSGD.step(weights: &weights, layers: stats, step: t)
+        report.monitors += inner.monitors
+        report.events += inner.events
+        return report
+    }
+
+    /// Refreshes layer `l`'s inverse data (§4.4 step 2), applying the fallback policy on failure.
+    mutating func refreshInverse(layer l: Int, step t: Int, report: inout StepReport) {
+        let h = hyperparameters
+        let a: Matrix<I> = convert(factorsA[l]), g: Matrix<I> = convert(factorsG[l])
+        if h.expensiveMonitors {
+            let ha = MatrixHealth(a), hg = MatrixHealth(g)
+            report.monitor("lambda_min_A", layer: l, ha.lambdaMin); report.monitor("lambda_min_G", layer: l, hg.lambdaMin)
+            report.monitor("sym_err_A", layer: l, ha.symmetryError); report.monitor("sym_err_G", layer: l, hg.symmetryError)
+        }
+        switch h.variant {
+        case .eigen:
+            do {
+                var ea = try a.symmetricEigen(), eg = try g.symmetricEigen()
+                var clamped = 0
+                for i in ea.values.indices where ea.values[i] < 0 { ea.values[i] = 0; clamped += 1 }
+                for i in eg.values.indices where eg.values[i] < 0 { eg.values[i] = 0; clamped += 1 }
+                if clamped > 0 { report.events.append(OptimizerEvent(.negativeEigenvalueClamped, step: t, layer: l, "\(clamped) eigenvalues", value: Double(clamped))) }
+                if ea.values.contains(where: { !$0.isFinite }) || eg.values.contains(where: { !$0.isFinite }) {
+                    report.events.append(OptimizerEvent(.nonFinite, step: t, layer: l, "eigenvalues"))
+                    applyFallback(layer: l, step: t, report: &report, reason: "non-finite eigenvalues")
+                    return
+                }
+                eigenA[l] = ea; eigenG[l] = eg; rawLayers.remove(l)
+                if h.expensiveMonitors {
+                    let lam = lambdaI.doubleValue
+                    let kA = (ea.values.last!.doubleValue * eg.values.last!.doubleValue + lam) / (ea.values.first!.doubleValue * eg.values.first!.doubleValue + lam)
+                    report.monitor("kappa_damped_kronecker", layer: l, kA)
+                }
+            } catch { applyFallback(layer: l, step: t, report: &report, reason: "\(error)") }
+        case .factored, .identity:
+            var dampA: I, dampG: I
+            if h.variant == .factored {
+                let ta = a.trace / I(Double(a.rows)), tg = g.trace / I(Double(g.rows))
+                let pi: I = (ta * tg == 0 || !(ta * tg).isFinite) ? 1 : (ta / tg).squareRoot()
+                report.monitor("pi", layer: l, pi.doubleValue)
+                dampA = pi * gammaI; dampG = gammaI / pi
+            } else {
+                let d = h.unmodifiedDamping ? lambdaI : gammaI
+                dampA = d; dampG = d
+            }
+            var attempts = 0
+            while true {
+                let ra = try! a.dampedSPDInverse(damping: dampA, accumulation: settings.accumulation)
+                let rg = try! g.dampedSPDInverse(damping: dampG, accumulation: settings.accumulation)
+                switch (ra, rg) {
+                case (.success(let ai), .success(let gi)):
+                    inverseA[l] = ai; inverseG[l] = gi; rawLayers.remove(l)
+                    if h.expensiveMonitors {
+                        let ma = a.addingToDiagonal(dampA), mg = g.addingToDiagonal(dampG)
+                        report.monitor("kappa_A_damped", layer: l, MatrixHealth(ma).conditionNumber)
+                        report.monitor("kappa_G_damped", layer: l, MatrixHealth(mg).conditionNumber)
+                        report.monitor("inv_res_A", layer: l, MatrixHealth.inverseResidual(ai, ma))
+                        report.monitor("inv_res_G", layer: l, MatrixHealth.inverseResidual(gi, mg))
+                    }
+                    return
+                default:
+                    for case .failure(let f) in [ra, rg] {
+                        report.events.append(OptimizerEvent(.choleskyFailure, step: t, layer: l,
+                                                            "\(f.pivotIndex == -1 ? "" : "pivot \(f.pivotIndex)") of \(ra.isFailure ? "A" : "G")",
+                                                            value: f.pivotValue))
+                    }
+                    if h.fallback == .increaseDamping && attempts < 3 {
+                        attempts += 1
+                        dampA = dampA * 10; dampG = dampG * 10
+                        report.events.append(OptimizerEvent(.fallback, step: t, layer: l, "damping ×10 (retry \(attempts))", value: dampA.doubleValue))
+                        continue
+                    }
+                    applyFallback(layer: l, step: t, report: &report, reason: "Cholesky failure")
+                    return
+                }
+            }
+        }
+    }
+
+    mutating func applyFallback(layer l: Int, step t: Int, report: inout StepReport, reason: String) {
+        switch hyperparameters.fallback {
+        case .abort:
+            report.aborted = true
+            report.events.append(OptimizerEvent(.fallback, step: t, layer: l, "abort: \(reason)"))
+        case .keepPrevious, .increaseDamping:
+            report.events.append(OptimizerEvent(.fallback, step: t, layer: l, "keep previous inverse: \(reason)"))
+        case .rawGradient:
+            rawLayers.insert(l)
+            report.events.append(OptimizerEvent(.fallback, step: t, layer: l, "raw gradient: \(reason)"))
+        }
+    }
+}
+
+extension Result {
+    var isFailure: Bool { if case .failure = self { true } else { false } }
+}

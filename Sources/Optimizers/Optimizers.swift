@@ -1,1 +1,0 @@
-// Placeholder: the Optimizers module is being built; see the issue tracker.
