@@ -1,0 +1,227 @@
+import Glibc   // log10
+
+/// One axis of a plot: its label, scale and (optionally) a fixed range.
+public struct PlotAxis: Sendable, Equatable {
+    public var label: String
+    public var scale: AxisScale
+    /// Shown range; `nil` means the drawable data's range widened to nice ticks.
+    public var range: ClosedRange<Double>?
+    public init(_ label: String, scale: AxisScale = .linear, range: ClosedRange<Double>? = nil) {
+        self.label = label; self.scale = scale; self.range = range
+    }
+}
+
+/// A line chart (or scatter plot) rendered as a standalone SVG document.
+///
+/// The SVG is meant to be committed and shown by GitHub (which serves it as an image): it uses no
+/// scripts, fonts, stylesheets or links, draws its own white background (so it stays legible in
+/// dark mode), and is *deterministic*: the same plot gives the same bytes, because coordinates are
+/// written with ``NumberFormat/fixed(_:decimals:trimmingZeros:)`` at 2 decimals, elements come in
+/// series order, and the only id (the clip path, `plot-area`) is fixed.
+///
+/// Drawable points: finite on both coordinates and positive on a log axis; see ``PlotSeries`` for
+/// how gaps and diverged runs are shown.
+public struct SVGPlot: Sendable, Equatable {
+    public var title: String
+    public var x: PlotAxis
+    public var y: PlotAxis
+    public var series: [PlotSeries]
+    public var width: Int
+    public var height: Int
+
+    /// Okabe–Ito colours (distinguishable with the common colour-vision deficiencies), yellow left
+    /// out (unreadable on white), then black and grey. Series cycle through them.
+    public static let palette = ["#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#000000", "#999999"]
+
+    public init(title: String, x: PlotAxis, y: PlotAxis, series: [PlotSeries], width: Int = 720, height: Int = 440) {
+        self.title = title; self.x = x; self.y = y; self.series = series; self.width = width; self.height = height
+    }
+
+    /// A scatter plot of `points` (drawn as markers whatever their style) with, when `fit` is given,
+    /// its dashed line across the drawable x range; `logLogFit` says `fit` is in log10–log10 space
+    /// (from ``Statistics/logLogSlope(x:y:)``). The fit's legend entry states slope and r².
+    public static func scatter(title: String, x: PlotAxis, y: PlotAxis, points: [PlotSeries],
+                               fit: LinearFit? = nil, logLogFit: Bool = false) -> SVGPlot {
+        var all = points.map { s -> PlotSeries in var s = s; s.style = .markers; s.marksDivergence = false; return s }
+        if let fit {
+            let xs = points.flatMap(\.points).filter { isDrawable($0, x.scale, y.scale) }.map(\.x)
+            if let lo = xs.min(), let hi = xs.max(), lo < hi {
+                let name = "fit: slope " + NumberFormat.significant(fit.slope) + ", r² " + NumberFormat.fixed(fit.rSquared, decimals: 3)
+                all.append(.fittedLine(fit, from: lo, to: hi, logLog: logLogFit, name: name, colorIndex: 6))
+            }
+        }
+        return SVGPlot(title: title, x: x, y: y, series: all)
+    }
+
+    static func isDrawable(_ v: Double, _ scale: AxisScale) -> Bool {
+        v.isFinite && (scale == .linear || v > 0)
+    }
+
+    static func isDrawable(_ p: PlotPoint, _ xs: AxisScale, _ ys: AxisScale) -> Bool {
+        isDrawable(p.x, xs) && isDrawable(p.y, ys)
+    }
+
+    /// The ticks of one axis over `values` (the drawable coordinates along it).
+    static func ticks(for axis: PlotAxis, values: [Double]) -> AxisTicks {
+        if let r = axis.range {
+            let t = axis.scale == .log10 ? AxisTicks.log10(r.lowerBound, r.upperBound) : AxisTicks.linear(r.lowerBound, r.upperBound)
+            let keep = t.values.indices.filter { r.contains(t.values[$0]) }
+            return AxisTicks(lower: r.lowerBound, upper: r.upperBound, values: keep.map { t.values[$0] },
+                             labels: keep.map { t.labels[$0] }, minor: t.minor.filter { r.contains($0) })
+        }
+        guard let lo = values.min(), let hi = values.max() else {
+            return axis.scale == .log10 ? AxisTicks.log10(1, 10) : AxisTicks.linear(0, 1)
+        }
+        return axis.scale == .log10 ? AxisTicks.log10(lo, hi) : AxisTicks.linear(lo, hi)
+    }
+
+    /// The SVG document, ending with a newline.
+    public func render() -> String {
+        var svg = SVGBuilder()
+        let layout = Layout(plot: self)
+        let frame = layout.frame
+        svg.line("<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"\(width)\" height=\"\(height)\" viewBox=\"0 0 \(width) \(height)\" font-family=\"DejaVu Sans, Helvetica, Arial, sans-serif\" font-size=\"12\" role=\"img\" aria-label=\"\(SVGBuilder.escape(title))\">")
+        svg.line("<title>\(SVGBuilder.escape(title))</title>")
+        svg.line("<rect x=\"0\" y=\"0\" width=\"\(width)\" height=\"\(height)\" fill=\"#ffffff\"/>")
+        svg.line("<defs><clipPath id=\"plot-area\"><rect x=\"\(c(frame.left))\" y=\"\(c(frame.top))\" width=\"\(c(frame.right - frame.left))\" height=\"\(c(frame.bottom - frame.top))\"/></clipPath></defs>")
+        if !title.isEmpty {
+            svg.line("<text x=\"\(c(Double(width) / 2))\" y=\"24\" text-anchor=\"middle\" font-size=\"15\" font-weight=\"bold\">\(SVGBuilder.escape(title))</text>")
+        }
+        drawAxes(&svg, layout)
+        svg.line("<g clip-path=\"url(#plot-area)\">")
+        for (i, s) in series.enumerated() { drawBand(&svg, s, color: color(i, s), layout) }
+        for (i, s) in series.enumerated() { drawSeries(&svg, s, color: color(i, s), layout) }
+        svg.line("</g>")
+        if !layout.hasData {
+            svg.line("<text x=\"\(c((frame.left + frame.right) / 2))\" y=\"\(c((frame.top + frame.bottom) / 2))\" text-anchor=\"middle\" fill=\"#666666\">no finite data</text>")
+        }
+        drawLegend(&svg, layout)
+        svg.line("</svg>")
+        return svg.text
+    }
+
+    func color(_ index: Int, _ s: PlotSeries) -> String {
+        SVGPlot.palette[((s.colorIndex ?? index) % SVGPlot.palette.count + SVGPlot.palette.count) % SVGPlot.palette.count]
+    }
+
+    /// A page coordinate, 2 decimals, trailing zeros dropped.
+    func c(_ v: Double) -> String { NumberFormat.fixed(v, decimals: 2, trimmingZeros: true) }
+
+    func drawAxes(_ svg: inout SVGBuilder, _ layout: Layout) {
+        let f = layout.frame
+        for v in layout.xTicks.minor { let px = layout.px(v); svg.line("<line x1=\"\(c(px))\" y1=\"\(c(f.top))\" x2=\"\(c(px))\" y2=\"\(c(f.bottom))\" stroke=\"#f0f0f0\"/>") }
+        for v in layout.yTicks.minor { let py = layout.py(v); svg.line("<line x1=\"\(c(f.left))\" y1=\"\(c(py))\" x2=\"\(c(f.right))\" y2=\"\(c(py))\" stroke=\"#f0f0f0\"/>") }
+        for (v, label) in zip(layout.xTicks.values, layout.xTicks.labels) {
+            let px = layout.px(v)
+            svg.line("<line x1=\"\(c(px))\" y1=\"\(c(f.top))\" x2=\"\(c(px))\" y2=\"\(c(f.bottom))\" stroke=\"#dddddd\"/>")
+            svg.line("<line x1=\"\(c(px))\" y1=\"\(c(f.bottom))\" x2=\"\(c(px))\" y2=\"\(c(f.bottom + 5))\" stroke=\"#333333\"/>")
+            svg.line("<text x=\"\(c(px))\" y=\"\(c(f.bottom + 18))\" text-anchor=\"middle\">\(SVGBuilder.escape(label))</text>")
+        }
+        for (v, label) in zip(layout.yTicks.values, layout.yTicks.labels) {
+            let py = layout.py(v)
+            svg.line("<line x1=\"\(c(f.left))\" y1=\"\(c(py))\" x2=\"\(c(f.right))\" y2=\"\(c(py))\" stroke=\"#dddddd\"/>")
+            svg.line("<line x1=\"\(c(f.left - 5))\" y1=\"\(c(py))\" x2=\"\(c(f.left))\" y2=\"\(c(py))\" stroke=\"#333333\"/>")
+            svg.line("<text x=\"\(c(f.left - 8))\" y=\"\(c(py + 4))\" text-anchor=\"end\">\(SVGBuilder.escape(label))</text>")
+        }
+        svg.line("<rect x=\"\(c(f.left))\" y=\"\(c(f.top))\" width=\"\(c(f.right - f.left))\" height=\"\(c(f.bottom - f.top))\" fill=\"none\" stroke=\"#333333\"/>")
+        svg.line("<text x=\"\(c((f.left + f.right) / 2))\" y=\"\(c(Double(height) - 12))\" text-anchor=\"middle\">\(SVGBuilder.escape(x.label))</text>")
+        let ly = (f.top + f.bottom) / 2
+        svg.line("<text x=\"16\" y=\"\(c(ly))\" text-anchor=\"middle\" transform=\"rotate(-90 16 \(c(ly)))\">\(SVGBuilder.escape(y.label))</text>")
+    }
+
+    func drawBand(_ svg: inout SVGBuilder, _ s: PlotSeries, color: String, _ layout: Layout) {
+        var run: [BandPoint] = []
+        func flush() {
+            defer { run = [] }
+            guard run.count >= 2 else { return }
+            let upper = run.map { "\(c(layout.px($0.x))),\(c(layout.py($0.upper)))" }
+            let lower = run.reversed().map { "\(c(layout.px($0.x))),\(c(layout.py($0.lower)))" }
+            svg.line("<polygon points=\"\((upper + lower).joined(separator: " "))\" fill=\"\(color)\" fill-opacity=\"0.2\" stroke=\"none\"/>")
+        }
+        for b in s.band {
+            if SVGPlot.isDrawable(b.x, x.scale) && SVGPlot.isDrawable(b.lower, y.scale) && SVGPlot.isDrawable(b.upper, y.scale) {
+                run.append(b)
+            } else { flush() }
+        }
+        flush()
+    }
+
+    func drawSeries(_ svg: inout SVGBuilder, _ s: PlotSeries, color: String, _ layout: Layout) {
+        let runs = layout.runs(of: s)
+        let drawsLine = s.style != .markers
+        let drawsMarkers = s.style == .markers || s.style == .lineAndMarkers
+        if drawsLine {
+            var d = ""
+            var singles: [PlotPoint] = []
+            for run in runs {
+                if run.count == 1 { singles.append(run[0]); continue }
+                for (k, p) in run.enumerated() { d += (k == 0 ? "M" : "L") + c(layout.px(p.x)) + " " + c(layout.py(p.y)) }
+            }
+            if !d.isEmpty {
+                let dash = s.style == .dashedLine ? " stroke-dasharray=\"6 4\"" : ""
+                svg.line("<path d=\"\(d)\" fill=\"none\" stroke=\"\(color)\" stroke-width=\"1.75\" stroke-linejoin=\"round\"\(dash)/>")
+            }
+            // An isolated point would otherwise vanish from a line chart.
+            if !drawsMarkers { for p in singles { svg.line(circle(p, r: 2, color, layout)) } }
+        }
+        if drawsMarkers {
+            for run in runs { for p in run { svg.line(circle(p, r: 3, color, layout)) } }
+        }
+        if s.marksDivergence && s.diverged, let last = runs.last?.last {
+            let px = layout.px(last.x), py = layout.py(last.y), h = 5.0
+            svg.line("<path d=\"M\(c(px - h)) \(c(py - h))L\(c(px + h)) \(c(py + h))M\(c(px - h)) \(c(py + h))L\(c(px + h)) \(c(py - h))\" stroke=\"\(color)\" stroke-width=\"2.5\"/>")
+        }
+    }
+
+    func circle(_ p: PlotPoint, r: Double, _ color: String, _ layout: Layout) -> String {
+        "<circle cx=\"\(c(layout.px(p.x)))\" cy=\"\(c(layout.py(p.y)))\" r=\"\(c(r))\" fill=\"\(color)\"/>"
+    }
+
+    func drawLegend(_ svg: inout SVGBuilder, _ layout: Layout) {
+        guard !layout.legend.isEmpty else { return }
+        let left = layout.frame.right + 14
+        var top = layout.frame.top + 6
+        for entry in layout.legend {
+            let mid = top + 6
+            switch entry.kind {
+            case .series(let style):
+                if style != .markers {
+                    let dash = style == .dashedLine ? " stroke-dasharray=\"6 4\"" : ""
+                    svg.line("<line x1=\"\(c(left))\" y1=\"\(c(mid))\" x2=\"\(c(left + 22))\" y2=\"\(c(mid))\" stroke=\"\(entry.color)\" stroke-width=\"1.75\"\(dash)/>")
+                }
+                if style == .markers || style == .lineAndMarkers {
+                    svg.line("<circle cx=\"\(c(left + 11))\" cy=\"\(c(mid))\" r=\"3\" fill=\"\(entry.color)\"/>")
+                }
+            case .divergence:
+                let h = 4.0, cx = left + 11
+                svg.line("<path d=\"M\(c(cx - h)) \(c(mid - h))L\(c(cx + h)) \(c(mid + h))M\(c(cx - h)) \(c(mid + h))L\(c(cx + h)) \(c(mid - h))\" stroke=\"\(entry.color)\" stroke-width=\"2\"/>")
+            }
+            svg.line("<text x=\"\(c(left + 28))\" y=\"\(c(mid + 4))\">\(SVGBuilder.escape(entry.label))</text>")
+            top += 18
+        }
+    }
+}
+
+/// Appends SVG text line by line and escapes character data.
+struct SVGBuilder {
+    var text = ""
+    mutating func line(_ s: String) { text += s; text += "\n" }
+
+    /// XML escaping for text and attribute values; control characters XML 1.0 forbids are dropped.
+    static func escape(_ s: String) -> String {
+        var out = ""
+        for scalar in s.unicodeScalars {
+            switch scalar {
+            case "&": out += "&amp;"
+            case "<": out += "&lt;"
+            case ">": out += "&gt;"
+            case "\"": out += "&quot;"
+            case "'": out += "&apos;"
+            case "\t", "\n", "\r": out += " "
+            case let c where c.value < 0x20 || c.value == 0xFFFE || c.value == 0xFFFF: continue
+            default: out.unicodeScalars.append(scalar)
+            }
+        }
+        return out
+    }
+}
