@@ -19,8 +19,8 @@ public struct Adam<Policy: PrecisionPolicy>: Optimizer {
     public typealias W = Policy.Weights
     public typealias M = Policy.Moments
 
-    public enum FirstMomentForm: String, Sendable, Hashable, Codable { case interpolation, multiplyAdd = "multiply-add" }
-    public enum BiasCorrection: String, Sendable, Hashable, Codable { case double, moments }
+    public enum FirstMomentForm: String, Sendable, Hashable, Codable, CaseIterable { case interpolation, multiplyAdd = "multiply-add" }
+    public enum BiasCorrection: String, Sendable, Hashable, Codable, CaseIterable { case double, moments }
 
     public struct Hyperparameters: Sendable, Hashable {
         public var learningRate: Double

@@ -1,6 +1,167 @@
+import ArgumentParser
+import Foundation
+import StudyKit
+
+/// `swift run -c release Studies`: regenerates every default study into `reports/`.
 @main
-struct StudiesCommand {
-    static func main() {
-        print("Studies: the study runner is not built yet.")
+struct Studies: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Run Mantissa's precision studies and write reproducible reports.",
+        subcommands: [Run.self, List.self, Check.self, Verify.self, Merge.self],
+        defaultSubcommand: Run.self)
+}
+
+/// Options shared by the commands that run studies.
+struct CommonOptions: ParsableArguments {
+    @Argument(help: "Studies to run, by file name without .toml (default: all in the study directory).")
+    var studies: [String] = []
+
+    @Flag(help: "Quick tier: every study at the reduced sizes of its [quick] table (what CI runs).")
+    var quick = false
+
+    @Option(help: "Directory of study files (default: Studies/ of the project).")
+    var studyDirectory: String?
+
+    @Option(name: .customLong("out"), help: "Output directory for reports (default: reports/ next to Studies/).")
+    var output: String?
+
+    @Option(help: "Cells run in parallel (each uses one BLAS thread); results never depend on it.")
+    var jobs: Int = ProcessInfo.processInfo.activeProcessorCount
+
+    var directory: String { studyDirectory ?? StudyCatalogue.defaultDirectory() }
+    var outputDirectory: String {
+        output ?? (URL(fileURLWithPath: directory).deletingLastPathComponent().appendingPathComponent("reports").path)
+    }
+
+    func validate() throws {
+        guard jobs >= 1 else { throw ValidationError("--jobs must be at least 1, got \(jobs)") }
+    }
+
+    func load() throws -> [StudySpec] {
+        do { return try StudyCatalogue.load(directory: directory, only: studies, quick: quick) } catch {
+            throw ValidationError("\(error)")
+        }
+    }
+}
+
+func warnIfDebug() {
+    #if DEBUG
+    FileHandle.standardError.write(Data("warning: this is a debug build; generic numerics run ~25× slower. Use `swift run -c release Studies`.\n".utf8))
+    #endif
+}
+
+struct Run: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Run studies (all by default) and write their reports.")
+
+    @OptionGroup var common: CommonOptions
+
+    @Option(help: "Run only shard i of N (e.g. 3/8) of every study's cells into the cache, and write no report; assemble with `merge`.")
+    var shard: String?
+
+    func run() throws {
+        warnIfDebug()
+        let specs = try common.load()
+        var shardPair: (Int, Int)? = nil
+        if let shard {
+            let parts = shard.split(separator: "/").compactMap { Int($0) }
+            guard parts.count == 2, parts[1] >= 1, (1...parts[1]).contains(parts[0]) else {
+                throw ValidationError("--shard must be i/N with 1 ≤ i ≤ N, got \(shard)")
+            }
+            shardPair = (parts[0], parts[1])
+        }
+        let options = RunOptions(outputDirectory: common.outputDirectory, jobs: common.jobs, quick: common.quick,
+                                 shard: shardPair, progress: isatty(2) != 0)
+        let start = ContinuousClock.now
+        var index = [(StudySpec, Verdict, Double)]()
+        for spec in specs {
+            let t0 = ContinuousClock.now
+            let plan = try StudyPlan(spec)
+            let results = try StudyRunner(options).run(plan)
+            if shardPair != nil {
+                print("\(spec.name): shard \(shard!) done (\(plan.shard(shardPair!.0, of: shardPair!.1).count) cells cached)")
+                continue
+            }
+            let verdict = try ReportWriter.write(plan, results: results, quick: common.quick, to: options.outputDirectory)
+            let seconds = Double((ContinuousClock.now - t0).components.attoseconds) / 1e18 + Double((ContinuousClock.now - t0).components.seconds)
+            print("\(spec.name): \(verdict.label) — \(verdict.evidence) [\(plan.cells.count) cells, \(Int(seconds.rounded())) s]")
+            index.append((spec, verdict, seconds))
+        }
+        if shardPair == nil, common.studies.isEmpty {
+            let total = ContinuousClock.now - start
+            try ReportIndex.write(index.map { ($0.0, $0.1, $0.2) }, tier: common.quick ? "quick" : "full",
+                                  wallSeconds: Double(total.components.seconds), jobs: common.jobs, to: options.outputDirectory)
+        }
+    }
+}
+
+struct Merge: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Assemble reports from cells cached by `run --shard` (all shards must be done).")
+    @OptionGroup var common: CommonOptions
+
+    func run() throws {
+        let options = RunOptions(outputDirectory: common.outputDirectory, jobs: 1, quick: common.quick, progress: false)
+        for spec in try common.load() {
+            let plan = try StudyPlan(spec)
+            let results = try StudyRunner(options).cached(plan)
+            let verdict = try ReportWriter.write(plan, results: results, quick: common.quick, to: options.outputDirectory)
+            print("\(spec.name): \(verdict.label) — \(verdict.evidence)")
+        }
+    }
+}
+
+struct List: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "List the studies and the cells they would run.")
+    @OptionGroup var common: CommonOptions
+
+    func run() throws {
+        for spec in try common.load() {
+            let plan = try StudyPlan(spec)
+            print("\(spec.name)  [\(spec.claim), \(spec.kind.rawValue)]  \(plan.cells.count) cells, \(plan.references.count) MPFR references — \(spec.title)")
+        }
+    }
+}
+
+struct Check: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Validate study files (all, or the given paths) without running them.")
+    @Argument(help: "Study files to check (default: every study of the study directory).")
+    var files: [String] = []
+    @Flag(help: "Check the quick tier.") var quick = false
+    @Flag(help: "List every cell of each study.") var cells = false
+
+    func run() throws {
+        let paths = files.isEmpty
+            ? ((try? FileManager.default.contentsOfDirectory(atPath: StudyCatalogue.defaultDirectory())) ?? [])
+                .filter { $0.hasSuffix(".toml") }.sorted().map { StudyCatalogue.defaultDirectory() + "/" + $0 }
+            : files
+        var failed = 0
+        for path in paths {
+            do {
+                let spec = try StudyCatalogue.loadFile(path, quick: quick)
+                let plan = try StudyPlan(spec)
+                print("ok  \(path): \(plan.cells.count) cells")
+                if cells { for c in plan.cells { print("    \(c.label)") } }
+            } catch {
+                failed += 1
+                print("error  \(error)")
+            }
+        }
+        if failed > 0 { throw ExitCode(1) }
+    }
+}
+
+struct Verify: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Rerun studies from scratch and compare every output with its manifest.")
+    @OptionGroup var common: CommonOptions
+
+    func run() throws {
+        warnIfDebug()
+        let options = RunOptions(outputDirectory: common.outputDirectory, jobs: common.jobs, quick: common.quick, progress: isatty(2) != 0)
+        var bad = 0
+        for spec in try common.load() {
+            let mismatches = try StudyVerifier.verify(spec, reports: common.outputDirectory, options: options)
+            if mismatches.isEmpty { print("\(spec.name): bit-identical to its manifest") }
+            for m in mismatches { print("MISMATCH \(m)"); bad += 1 }
+        }
+        if bad > 0 { throw ExitCode(1) }
     }
 }

@@ -1,0 +1,140 @@
+import Foundation
+import LinearAlgebra
+import Scalars
+import Networks
+
+/// Facts about the machine and build that a manifest records (read once per process).
+public enum Provenance {
+    public static let gitCommit: String = {
+        let out = run("/usr/bin/env", ["git", "rev-parse", "HEAD"])?.trimmingCharacters(in: .whitespacesAndNewlines) ?? ""
+        guard out.count == 40 else { return "unknown" }
+        let dirty = !(run("/usr/bin/env", ["git", "status", "--porcelain", "--untracked-files=no"]) ?? "").isEmpty
+        return dirty ? out + "+dirty" : out
+    }()
+
+    public static let toolchain: String = {
+        (run("/usr/bin/env", ["swift", "--version"]) ?? "").split(separator: "\n").first.map(String.init) ?? "unknown"
+    }()
+
+    public static let cpu: String = {
+        guard let text = try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8),
+              let line = text.split(separator: "\n").first(where: { $0.hasPrefix("model name") }),
+              let colon = line.firstIndex(of: ":") else { return "unknown" }
+        return line[line.index(after: colon)...].trimmingCharacters(in: .whitespaces)
+    }()
+
+    static func run(_ tool: String, _ args: [String]) -> String? {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: tool)
+        p.arguments = args
+        let pipe = Pipe()
+        p.standardOutput = pipe
+        p.standardError = FileHandle.nullDevice
+        do { try p.run() } catch { return nil }
+        let data = pipe.fileHandleForReading.readDataToEndOfFile()
+        p.waitUntilExit()
+        return p.terminationStatus == 0 ? String(decoding: data, as: UTF8.self) : nil
+    }
+}
+
+/// Writes `reports/<study>/`: README.md (the report), results.csv, events.csv, plots/*.svg and
+/// manifest.json with the SHA-256 of every other file. Every file is written atomically; nothing in
+/// them depends on time, thread count or dictionary order, so a rerun reproduces every byte.
+public enum ReportWriter {
+    public static func write(_ plan: StudyPlan, results: [String: CellResult], quick: Bool, to root: String) throws -> Verdict {
+        let spec = plan.spec
+        let ordered = plan.cells.compactMap { results[$0.key] }
+        guard ordered.count == plan.cells.count else {
+            throw StudyError(file: spec.file, field: "", value: "\(ordered.count) of \(plan.cells.count) cells",
+                             reason: "cannot write the report: cells are missing (run the remaining shards, then `Studies merge`)")
+        }
+        let findings = spec.kind == .training ? TrainingFindings.findings(spec, ordered) : ExperimentCatalogue.findings(spec, ordered)
+        let dir = "\(root)/\(spec.name)"
+        var files = [String: String]()   // relative path → contents
+        for (name, svg) in findings.plots { files["plots/\(name)"] = svg }
+        files["results.csv"] = try resultsCSV(spec, ordered)
+        files["events.csv"] = try eventsCSV(spec, ordered)
+        files["README.md"] = markdown(spec, plan, findings, quick: quick)
+        // Remove stale plots of an earlier run, then write.
+        if let old = try? FileManager.default.contentsOfDirectory(atPath: dir + "/plots") {
+            for f in old where files["plots/\(f)"] == nil { try? FileManager.default.removeItem(atPath: dir + "/plots/" + f) }
+        }
+        var hashes = [String: JSONValue]()
+        for path in files.keys.sorted() {
+            try AtomicFile.write(files[path]!, to: "\(dir)/\(path)")
+            hashes[path] = .string(SHA256.hex(files[path]!))
+        }
+        let manifest = JSONValue.object([
+            "study": .string(spec.name), "file": .string(spec.file), "claim": .string(spec.claim),
+            "configuration_sha256": .string(SHA256.hex(spec.canonical)), "tier": .string(quick ? "quick" : "full"),
+            "cells": .integer(plan.cells.count),
+            "seeds": .array((spec.training?.seeds ?? []).map { .integer($0) }),
+            "reference": .object(["library": .string("MPFR \(MPFRInfo.version)"),
+                                  "bits": .integer(spec.training?.referenceBits ?? 0),
+                                  "steps": .integer(spec.training?.referenceSteps ?? 0)]),
+            "git_commit": .string(Provenance.gitCommit), "toolchain": .string(Provenance.toolchain),
+            "cpu": .string(Provenance.cpu), "blas": .string(BLAS.configuration), "blas_threads_per_cell": .integer(1),
+            "verdict": .string(findings.verdict.label),
+            "files": .object(hashes),
+        ])
+        try AtomicFile.write(manifest.canonicalText, to: "\(dir)/manifest.json")
+        return findings.verdict
+    }
+
+    static func resultsCSV(_ spec: StudySpec, _ results: [CellResult]) throws -> String {
+        var rows = [[CSVCell]]()
+        for r in results {
+            let params = r.parameters.keys.sorted().map { "\($0)=\(r.parameters[$0]!)" }.joined(separator: ";")
+            for m in r.records {
+                rows.append([.text(spec.name), .text(r.optimizer), .text(r.method), .text(r.precision), .integer(r.seed), .text(params),
+                             .integer(m.step), .text(m.metric), .integer(m.layer), .number(m.value)])
+            }
+        }
+        return try CSVWriter.render(header: ["study", "cell", "method", "precision", "seed", "parameters", "step", "metric", "layer", "value"], rows: rows)
+    }
+
+    static func eventsCSV(_ spec: StudySpec, _ results: [CellResult]) throws -> String {
+        var rows = [[CSVCell]]()
+        for r in results {
+            for e in r.events {
+                rows.append([.text(spec.name), .text(r.optimizer), .text(r.precision), .integer(r.seed), .integer(e.step),
+                             .integer(e.layer), .text(e.kind), .text(e.detail), .number(e.value)])
+            }
+            if let s = r.divergenceStep {
+                rows.append([.text(spec.name), .text(r.optimizer), .text(r.precision), .integer(r.seed), .integer(s), .integer(-1),
+                             .text("divergence"), .text(r.divergenceReason ?? ""), .number(.nan)])
+            }
+        }
+        return try CSVWriter.render(header: ["study", "cell", "precision", "seed", "step", "layer", "kind", "detail", "value"], rows: rows)
+    }
+
+    static func markdown(_ spec: StudySpec, _ plan: StudyPlan, _ f: StudyFindings, quick: Bool) -> String {
+        var md = "# \(spec.claim) — \(spec.title)\n\n"
+        md += "**Verdict: \(f.verdict.label)** (\(spec.provenance)\(quick ? "; quick tier, reduced sizes: not evidence" : "")). \(f.verdict.evidence)\n\n"
+        md += "**Question.** \(spec.question)\n\n**Prediction.** \(spec.prediction)\n\n"
+        md += "## Setup\n\n"
+        if let t = spec.training {
+            let p = t.problem
+            md += "- Data: `\(p.dataset)`\(p.dataset.hasPrefix("synthetic") ? " (\(p.samples) samples, \(p.features) features, \(p.outputs) outputs, input condition \(Fmt.sig(p.condition)))" : "")"
+            md += ", \(p.normalize ? "standardised" : "raw features"), train fraction \(p.trainFraction), data seed \(ProblemData.dataSeed).\n"
+            md += "- Network: hidden widths \(p.hidden), \(p.activation.rawValue), loss \(p.loss.rawValue), bias \(p.bias), init \(p.initialization.rawValue).\n"
+            md += "- Training: \(t.steps) steps, batch \(t.batchSize), seeds \(t.seeds.map(String.init).joined(separator: ", ")); divergence at a non-finite loss or loss > \(Fmt.sig(t.divergenceFactor))× the first.\n"
+            md += "- Arithmetic: accumulation `\(t.accumulation)`, elementwise `\(t.elementwise)`; precisions: " +
+                t.precisions.map { "`\($0)` (\(PolicyCatalogue.entry(named: $0)!.summary))" }.joined(separator: "; ") + ".\n"
+            md += "- Optimizers: " + t.optimizers.map { o in
+                "`\(o.label)` (\(o.method)" + (o.parameters.isEmpty ? "" : ": " + o.parameters.keys.sorted().map { "\($0) = \(o.parameters[$0]!)" }.joined(separator: ", ")) + ")"
+            }.joined(separator: "; ") + ". Unlisted hyperparameters take the defaults of ALGORITHMS.md.\n"
+            md += "- Reference: MPFR \(MPFRInfo.version) at \(t.referenceBits) bits for the first \(t.referenceSteps) steps.\n"
+        } else {
+            md += "- Parameters: " + spec.experiment.keys.sorted().map { "`\($0)` = \(spec.experiment[$0]!)" }.joined(separator: ", ") + "\n"
+        }
+        md += "- Cells: \(plan.cells.count). Study file: `\(spec.file)`.\n\n"
+        for s in f.sections { md += s.hasSuffix("\n") ? s + "\n" : s + "\n\n" }
+        if !f.plots.isEmpty {
+            md += "## Plots\n\n"
+            for p in f.plots { md += "![\(p.name)](plots/\(p.name))\n\n" }
+        }
+        md += "## Files\n\n`results.csv` (one row per cell × step × metric), `events.csv` (every recorded event and divergence), `plots/`, and `manifest.json` (configuration hash, seeds, machine, MPFR and BLAS, SHA-256 of every file). Reproduce with `swift run -c release Studies run \(spec.name)\(quick ? " --quick" : "")`; check with `swift run -c release Studies verify \(spec.name)\(quick ? " --quick" : "")`.\n"
+        return md
+    }
+}

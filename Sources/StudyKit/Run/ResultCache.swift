@@ -1,0 +1,23 @@
+import Foundation
+
+/// Finished cells on disk, one file each, written atomically (temporary file + rename), so a run killed
+/// at any moment leaves only complete cells behind and a rerun resumes where it stopped.
+public struct ResultCache: Sendable {
+    public let directory: String
+
+    public init(root: String, study: String) {
+        directory = root + "/.cache/" + study
+    }
+
+    func path(_ kind: String, _ key: String) -> String { "\(directory)/\(kind)/\(key).json" }
+
+    func load<T: Decodable>(_ type: T.Type, kind: String, key: String) -> T? {
+        guard let data = FileManager.default.contents(atPath: path(kind, key)) else { return nil }
+        return try? StableJSON.decode(type, from: data)
+    }
+
+    func store<T: Encodable>(_ value: T, kind: String, key: String) throws {
+        try AtomicFile.write(Array(try StableJSON.encode(value)), to: path(kind, key))
+    }
+}
+

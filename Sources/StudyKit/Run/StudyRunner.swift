@@ -1,0 +1,119 @@
+import Foundation
+import Synchronization
+import LinearAlgebra
+
+/// Options of one invocation of the runner.
+public struct RunOptions: Sendable {
+    public var outputDirectory: String
+    public var jobs: Int
+    public var quick: Bool
+    /// `(index, count)`, 1-based: run only that shard of every study's cells, and write no report.
+    public var shard: (Int, Int)?
+    public var progress: Bool
+    /// Ignore cached cells (used by `verify`, which must recompute).
+    public var useCache: Bool
+
+    public init(outputDirectory: String, jobs: Int, quick: Bool, shard: (Int, Int)? = nil, progress: Bool, useCache: Bool = true) {
+        self.outputDirectory = outputDirectory; self.jobs = jobs; self.quick = quick; self.shard = shard
+        self.progress = progress; self.useCache = useCache
+    }
+}
+
+/// Runs the cells of a study in parallel (one BLAS thread each), caching each finished cell.
+///
+/// Determinism: a cell's result is a function of its configuration only (seeded generators, fixed
+/// summation orders, one BLAS thread, its own stochastic-rounding context), so neither `--jobs` nor the
+/// order in which cells finish changes any bit; results are assembled by key, not by completion order.
+public struct StudyRunner: Sendable {
+    public let options: RunOptions
+
+    public init(_ options: RunOptions) { self.options = options }
+
+    /// Runs every cell of `plan` (or of the selected shard) and returns all results found in the cache
+    /// afterwards, keyed by cell key.
+    public func run(_ plan: StudyPlan) throws -> [String: CellResult] {
+        BLAS.ensureSingleThreaded()
+        let cache = ResultCache(root: options.outputDirectory, study: plan.spec.name)
+        let cells = options.shard.map { plan.shard($0.0, of: $0.1) } ?? plan.cells
+        let data: ProblemData? = try plan.spec.training.map { t throws(StudyError) in try ProblemData(t.problem, file: plan.spec.file) }
+
+        // Phase 1: the MPFR references the selected cells need.
+        var neededRefs = [String: (OptimizerConfig, Int)]()
+        for c in cells {
+            if let o = c.optimizer, let k = plan.referenceKey(o, seed: c.seed) { neededRefs[k] = plan.references[k]! }
+        }
+        let refKeys = neededRefs
+        let pendingRefs = refKeys.keys.sorted().filter { !options.useCache || cache.load(ReferenceTrajectory.self, kind: "refs", key: $0) == nil }
+        let refLock = Mutex<[String: ReferenceTrajectory]>([:])
+        try parallel(pendingRefs, title: "\(plan.spec.name): MPFR references") { key in
+            let (o, seed) = refKeys[key]!
+            let t = plan.spec.training!
+            let ref = try ReferenceCatalogue.visit(bits: t.referenceBits, ReferenceVisitor(spec: t, data: data!, optimizer: o, seed: seed))
+            try cache.store(ref, kind: "refs", key: key)
+            refLock.withLock { $0[key] = ref }
+        }
+        let memoryRefs = refLock.withLock { $0 }
+
+        // Phase 2: the cells.
+        let pending = cells.filter { !options.useCache || cache.load(CellResult.self, kind: "cells", key: $0.key) == nil }
+        let resultLock = Mutex<[String: CellResult]>([:])
+        try parallel(pending.map(\.key), title: "\(plan.spec.name): cells") { key in
+            let cell = pending.first { $0.key == key }!
+            let result: CellResult
+            if let t = plan.spec.training, let o = cell.optimizer {
+                var ref: ReferenceTrajectory? = nil
+                if let rk = plan.referenceKey(o, seed: cell.seed) {
+                    ref = memoryRefs[rk] ?? cache.load(ReferenceTrajectory.self, kind: "refs", key: rk)
+                }
+                let job = TrainingJob(spec: t, data: data!, optimizer: o, precision: cell.precision, seed: cell.seed, key: cell.key, reference: ref)
+                result = try PolicyCatalogue.visit(cell.precision, TrainingVisitor(job: job))
+            } else {
+                result = try ExperimentCatalogue.run(plan.spec, cell)
+            }
+            try cache.store(result, kind: "cells", key: key)
+            resultLock.withLock { $0[key] = result }
+        }
+        var all = resultLock.withLock { $0 }
+        for c in plan.cells where all[c.key] == nil {
+            if let r = cache.load(CellResult.self, kind: "cells", key: c.key) { all[c.key] = r }
+        }
+        return all
+    }
+
+    /// The cached results of every cell of `plan` (for `merge` after sharded runs); missing cells are absent.
+    public func cached(_ plan: StudyPlan) throws -> [String: CellResult] {
+        let cache = ResultCache(root: options.outputDirectory, study: plan.spec.name)
+        var all = [String: CellResult]()
+        for c in plan.cells { if let r = cache.load(CellResult.self, kind: "cells", key: c.key) { all[c.key] = r } }
+        return all
+    }
+
+    /// Runs `work` for each key on `options.jobs` workers; the first error stops the run and is rethrown.
+    func parallel(_ keys: [String], title: String, _ work: @escaping @Sendable (String) throws -> Void) throws {
+        guard !keys.isEmpty else { return }
+        let next = Atomic<Int>(0), done = Atomic<Int>(0)
+        let failure = Mutex<Error?>(nil)
+        let start = ContinuousClock.now
+        let progress = options.progress
+        let workers = max(1, min(options.jobs, keys.count))
+        DispatchQueue.concurrentPerform(iterations: workers) { _ in
+            while failure.withLock({ $0 == nil }) {
+                let i = next.add(1, ordering: .relaxed).oldValue
+                guard i < keys.count else { return }
+                do { try work(keys[i]) } catch { failure.withLock { if $0 == nil { $0 = error } } }
+                let d = done.add(1, ordering: .relaxed).newValue
+                if progress { Self.drawProgress(title: title, done: d, total: keys.count, start: start) }
+            }
+        }
+        if progress { FileHandle.standardError.write(Data("\n".utf8)) }
+        if let e = failure.withLock({ $0 }) { throw e }
+    }
+
+    static func drawProgress(title: String, done: Int, total: Int, start: ContinuousClock.Instant) {
+        let elapsed = Double((ContinuousClock.now - start).components.seconds)
+        let eta = done > 0 ? elapsed / Double(done) * Double(total - done) : 0
+        let width = 30, filled = width * done / max(total, 1)
+        let bar = String(repeating: "#", count: filled) + String(repeating: ".", count: width - filled)
+        FileHandle.standardError.write(Data("\r\(title) [\(bar)] \(done)/\(total) ETA \(Int(eta))s ".utf8))
+    }
+}

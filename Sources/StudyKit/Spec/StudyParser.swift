@@ -1,0 +1,191 @@
+import Foundation
+import Networks
+import LinearAlgebra
+import Scalars
+
+/// Turns a study file into a validated `StudySpec`. Nothing runs before every field has been checked.
+public enum StudyParser {
+    /// Parses `text` (the contents of `file`); `quick` applies the file's `[quick]` overrides.
+    public static func parse(_ text: String, file: String, quick: Bool) throws(StudyError) -> StudySpec {
+        guard case .table(var root) = try ConfigValue.parseTOML(text, file: file) else {
+            throw StudyError(file: file, field: "", value: "", reason: "a study file is a TOML table")
+        }
+        let quickTable = root.removeValue(forKey: "quick")
+        if quick, let q = quickTable {
+            guard case .table(let overrides) = q else {
+                throw StudyError(file: file, field: "quick", value: q.description, reason: "expected a table of overrides")
+            }
+            root = try merge(root, overrides, file: file, path: "quick")
+        }
+        let name = ((file as NSString).lastPathComponent as NSString).deletingPathExtension
+        var top = try TableReader(file: file, path: "", .table(root))
+        let kindName = try top.string("kind", allowed: StudyKind.allCases.map(\.rawValue))
+        let kind = StudyKind(rawValue: kindName)!
+        var spec = StudySpec(
+            name: name, file: file,
+            title: try top.string("title"), claim: try top.string("claim"),
+            question: try top.string("question"), prediction: try top.string("prediction"),
+            provenance: try top.string("provenance", default: "as specified here", allowed: ["as published", "as specified here"]),
+            kind: kind, training: nil, experiment: [:], verdictRule: [:],
+            canonical: ConfigValue.table(root).description)
+        _ = top.raw("quick")
+        if case .table(let v)? = top.raw("verdict") { spec.verdictRule = v }
+        if kind == .training {
+            spec.training = try parseTraining(&top, file: file)
+        } else {
+            for key in ["problem", "training", "reference", "optimizer"] where root[key] != nil {
+                throw StudyError(file: file, field: key, value: root[key]!.description, reason: "only training studies take [\(key)]; put parameters in [experiment]")
+            }
+            if let e = top.raw("experiment") {
+                guard case .table(let t) = e else { throw StudyError(file: file, field: "experiment", value: e.description, reason: "expected a table") }
+                spec.experiment = t
+            }
+        }
+        try top.finish()
+        return spec
+    }
+
+    /// Deep-merges the `[quick]` overrides; an override for a key the study does not have is an error.
+    static func merge(_ base: [String: ConfigValue], _ over: [String: ConfigValue], file: String, path: String) throws(StudyError) -> [String: ConfigValue] {
+        var out = base
+        for (k, v) in over {
+            let p = "\(path).\(k)"
+            switch (base[k], v) {
+            case (.table(let b)?, .table(let o)): out[k] = .table(try merge(b, o, file: file, path: p))
+            case (.array(let b)?, .array(let o)) where k == "optimizer":
+                // [[quick.optimizer]] entries override the optimizers in order.
+                guard o.count <= b.count else { throw StudyError(file: file, field: p, value: "\(o.count) entries", reason: "the study has \(b.count) optimizers") }
+                var merged = b
+                for (i, entry) in o.enumerated() {
+                    guard case .table(let bt) = b[i], case .table(let ot) = entry else { continue }
+                    merged[i] = .table(try merge(bt, ot, file: file, path: "\(p)[\(i)]"))
+                }
+                out[k] = .array(merged)
+            case (nil, _):
+                throw StudyError(file: file, field: p, value: v.description, reason: "overrides a field the study does not set")
+            default: out[k] = v
+            }
+        }
+        return out
+    }
+
+    static func parseTraining(_ top: inout TableReader, file: String) throws(StudyError) -> TrainingSpec {
+        var p = try TableReader(file: file, path: "problem", top.raw("problem"))
+        let datasets = ["digits", "breast_cancer", "synthetic-classification", "synthetic-regression"]
+        let dataset = try p.string("dataset", allowed: datasets)
+        let synthetic = dataset.hasPrefix("synthetic")
+        let problem = ProblemSpec(
+            dataset: dataset,
+            samples: synthetic ? try p.int("samples", range: 8...100_000) : 0,
+            features: synthetic ? try p.int("features", range: 1...4096) : 0,
+            outputs: synthetic ? try p.int("outputs", range: 1...1000) : 0,
+            condition: synthetic ? try p.double("condition", default: 1, range: 1...1e16) : 1,
+            normalize: try p.bool("normalize", default: true),
+            trainFraction: try p.double("train_fraction", default: 0.8, range: 0.05...0.95),
+            hidden: try p.intArray("hidden", default: [], range: 1...4096),
+            activation: Activation(rawValue: try p.string("activation", default: "tanh", allowed: Activation.allCases.map(\.rawValue)))!,
+            loss: LossFunction(rawValue: try p.string("loss", default: dataset == "synthetic-regression" ? "mse" : "cross-entropy",
+                                                      allowed: LossFunction.allCases.map(\.rawValue)))!,
+            bias: try p.bool("bias", default: true),
+            initialization: MLPSpec.Initialization(rawValue: try p.string("init", default: "glorot-uniform",
+                                                                           allowed: MLPSpec.Initialization.allCases.map(\.rawValue)))!)
+        if problem.loss == .crossEntropy, dataset == "synthetic-regression" {
+            throw StudyError(file: file, field: "problem.loss", value: "\"cross-entropy\"", reason: "a regression data set needs loss = \"mse\"")
+        }
+        try p.finish()
+
+        var t = try TableReader(file: file, path: "training", top.raw("training"))
+        let precisions = try t.stringArray("precisions")
+        for (i, name) in precisions.enumerated() where PolicyCatalogue.entry(named: name) == nil {
+            throw StudyError(file: file, field: "training.precisions[\(i)]", value: "\"\(name)\"",
+                             reason: "unknown precision (known: \(PolicyCatalogue.names.joined(separator: ", ")))")
+        }
+        if Set(precisions).count != precisions.count {
+            throw StudyError(file: file, field: "training.precisions", value: "\(precisions)", reason: "lists a precision twice")
+        }
+        let accumulation = try t.string("accumulation", default: "per-op")
+        do { _ = try AccumulationModel(name: accumulation) } catch {
+            throw StudyError(file: file, field: "training.accumulation", value: "\"\(accumulation)\"",
+                             reason: "unknown accumulation model (per-op, wide-fp32, wide-fp64, kahan, block<k>-T, block<k>-fp32)")
+        }
+        let elementwise = try t.string("elementwise", default: "per-op", allowed: ["per-op", "fused"])
+        let steps = try t.int("steps", range: 1...100_000)
+        let seeds = try t.intArray("seeds", range: 0...Int(Int32.max))
+        if Set(seeds).count != seeds.count { throw StudyError(file: file, field: "training.seeds", value: "\(seeds)", reason: "lists a seed twice") }
+        let training = TrainingSpec(
+            problem: problem, steps: steps,
+            batchSize: try t.int("batch_size", range: 1...100_000), seeds: seeds,
+            divergenceFactor: try t.double("divergence_factor", default: 10, range: 1.000001...1e12),
+            recordEvery: try t.int("record_every", default: max(1, steps / 50), range: 1...100_000),
+            evaluateEvery: try t.int("evaluate_every", default: max(1, steps / 10), range: 1...100_000),
+            precisions: precisions, accumulation: accumulation, elementwise: elementwise,
+            optimizers: try parseOptimizers(top.raw("optimizer"), file: file),
+            referenceBits: 0, referenceSteps: 0,
+            monitors: try t.stringArray("monitors", default: []))
+        try t.finish()
+        var spec = training
+        var r = try TableReader(file: file, path: "reference", top.raw("reference"))
+        spec.referenceBits = try r.int("bits", default: 256, range: 2...100_000)
+        if !ReferenceCatalogue.bits.contains(spec.referenceBits) {
+            throw StudyError(file: file, field: "reference.bits", value: "\(spec.referenceBits)",
+                             reason: "ready-made MPFR reference precisions are \(ReferenceCatalogue.bits.map(String.init).joined(separator: ", "))")
+        }
+        spec.referenceSteps = try r.int("steps", default: 0, range: 0...steps)
+        try r.finish()
+        return spec
+    }
+
+    static func parseOptimizers(_ value: ConfigValue?, file: String) throws(StudyError) -> [OptimizerConfig] {
+        guard case .array(let entries)? = value, !entries.isEmpty else {
+            throw StudyError(file: file, field: "optimizer", value: value?.description ?? "(missing)", reason: "a training study needs at least one [[optimizer]]")
+        }
+        var out = [OptimizerConfig]()
+        for (i, entry) in entries.enumerated() {
+            let path = "optimizer[\(i)]"
+            guard case .table(var table) = entry else {
+                throw StudyError(file: file, field: path, value: entry.description, reason: "expected a table")
+            }
+            guard case .string(let method)? = table.removeValue(forKey: "method") else {
+                throw StudyError(file: file, field: "\(path).method", value: table["method"]?.description ?? "(missing)",
+                                 reason: "required: one of \(OptimizerCatalogue.names.joined(separator: ", "))")
+            }
+            guard let descriptor = OptimizerCatalogue.descriptor(named: method) else {
+                throw StudyError(file: file, field: "\(path).method", value: "\"\(method)\"",
+                                 reason: "unknown optimizer (known: \(OptimizerCatalogue.names.joined(separator: ", ")))")
+            }
+            var label = method
+            if let l = table.removeValue(forKey: "label") {
+                guard case .string(let s) = l else { throw StudyError(file: file, field: "\(path).label", value: l.description, reason: "expected a string") }
+                label = s
+            }
+            // Each key: a value, or an array of values to sweep.
+            var axes: [(String, [HyperparameterValue])] = []
+            for key in table.keys.sorted() {
+                guard let parameter = descriptor.parameters.first(where: { $0.key == key }) else {
+                    throw StudyError(file: file, field: "\(path).\(key)", value: table[key]!.description,
+                                     reason: "unknown hyperparameter of \(method) (known: \(descriptor.parameters.map(\.key).joined(separator: ", ")))")
+                }
+                let raw: [ConfigValue]
+                if case .array(let a) = table[key]! { raw = a } else { raw = [table[key]!] }
+                guard !raw.isEmpty else { throw StudyError(file: file, field: "\(path).\(key)", value: "[]", reason: "an empty sweep") }
+                var values = [HyperparameterValue]()
+                for v in raw { values.append(try parameter.validate(v, file: file, field: "\(path).\(key)")) }
+                axes.append((key, values))
+            }
+            var combos: [[String: HyperparameterValue]] = [[:]]
+            for (key, values) in axes {
+                combos = combos.flatMap { c in values.map { v in var n = c; n[key] = v; return n } }
+            }
+            let swept = axes.filter { $0.1.count > 1 }.map(\.0)
+            for c in combos {
+                let suffix = swept.map { "\($0)=\(c[$0]!)" }.joined(separator: " ")
+                out.append(OptimizerConfig(method: method, label: suffix.isEmpty ? label : "\(label) \(suffix)", parameters: c))
+            }
+        }
+        var seen = Set<String>()
+        for o in out where !seen.insert(o.label).inserted {
+            throw StudyError(file: file, field: "optimizer", value: "\"\(o.label)\"", reason: "two optimizer configurations share this label; give them distinct `label`s")
+        }
+        return out
+    }
+}

@@ -1,0 +1,106 @@
+import Networks
+import LinearAlgebra
+
+/// What kind of computation a study runs. `training` trains networks under optimizer × precision ×
+/// seed; the others are focused numerical experiments behind a paper claim (PAPER-CLAIMS.md).
+public enum StudyKind: String, Sendable, Hashable, CaseIterable, Codable {
+    case training
+    /// R1: one-step discrepancy of IKFAC against KFAC as β1 shrinks (slope in log–log).
+    case ikfacTracking = "ikfac-tracking"
+    /// R3: probability of Cholesky breakdown against κ·u.
+    case choleskyBreakdown = "cholesky-breakdown"
+    /// R7: bf16 weight writes (nearest, stochastic, Kahan, fp32 master) on a convex problem.
+    case updateSwamping = "update-swamping"
+    /// R8: fp16 overflow in factor and second-moment formation under loss scaling.
+    case lossScalingOverflow = "loss-scaling-overflow"
+    /// R10: KFAC blocks against the exact GGN of deep linear networks.
+    case kfacExactness = "kfac-exactness"
+}
+
+/// The data and the network of a training study.
+public struct ProblemSpec: Sendable, Hashable, Codable {
+    /// `digits`, `breast_cancer`, `synthetic-classification`, `synthetic-regression`.
+    public var dataset: String
+    /// Synthetic sets: samples, input dimension, classes or outputs, input covariance condition number.
+    public var samples: Int
+    public var features: Int
+    public var outputs: Int
+    public var condition: Double
+    /// Standardise features with training-split statistics (`false` keeps breast-cancer's raw scales).
+    public var normalize: Bool
+    public var trainFraction: Double
+    public var hidden: [Int]
+    public var activation: Activation
+    public var loss: LossFunction
+    public var bias: Bool
+    public var initialization: MLPSpec.Initialization
+}
+
+/// One optimizer configuration after sweep expansion: a registered name and its hyperparameters.
+public struct OptimizerConfig: Sendable, Hashable, Codable {
+    /// Catalogue name (`kfac`, `singd`, `adamw`, …).
+    public var method: String
+    /// Label in reports, e.g. `kfac damping=0.01`.
+    public var label: String
+    /// Hyperparameters by their study-file key, numbers and strings as given (sorted for hashing).
+    public var parameters: [String: HyperparameterValue]
+}
+
+/// A hyperparameter value from a study file.
+public enum HyperparameterValue: Sendable, Hashable, Codable, CustomStringConvertible {
+    case number(Double)
+    case text(String)
+    case flag(Bool)
+
+    public var description: String {
+        switch self {
+        case .number(let d): NumberText.short(d)
+        case .text(let s): s
+        case .flag(let b): b ? "true" : "false"
+        }
+    }
+}
+
+/// The training part of a study.
+public struct TrainingSpec: Sendable, Hashable, Codable {
+    public var problem: ProblemSpec
+    public var steps: Int
+    public var batchSize: Int
+    public var seeds: [Int]
+    /// A cell diverges at the first non-finite loss or a loss above `divergenceFactor ×` its initial loss.
+    public var divergenceFactor: Double
+    /// Steps between recorded monitor values (loss and drift are recorded every step).
+    public var recordEvery: Int
+    /// Steps between test-set evaluations.
+    public var evaluateEvery: Int
+    public var precisions: [String]
+    public var accumulation: String
+    public var elementwise: String
+    public var optimizers: [OptimizerConfig]
+    /// MPFR bits of the reference, and how many steps it shadows (0: no reference).
+    public var referenceBits: Int
+    public var referenceSteps: Int
+    /// Monitor names (or prefixes ending in `*`) to keep in the report; loss, accuracy, drift and the
+    /// local error are always kept.
+    public var monitors: [String]
+}
+
+/// A parsed, validated study.
+public struct StudySpec: Sendable, Hashable {
+    public var name: String
+    public var file: String
+    public var title: String
+    public var claim: String
+    public var question: String
+    public var prediction: String
+    /// "as published" or "as specified here" (PAPER-CLAIMS.md: what the claim could be checked against).
+    public var provenance: String
+    public var kind: StudyKind
+    public var training: TrainingSpec?
+    /// Parameters of a focused experiment, validated by the experiment itself.
+    public var experiment: [String: ConfigValue]
+    /// How the verdict is decided, in words (the rule itself lives with the study kind).
+    public var verdictRule: [String: ConfigValue]
+    /// The file's canonical text (sorted keys, quick tier applied): what the configuration hash covers.
+    public var canonical: String
+}

@@ -1,1 +1,0 @@
-// Placeholder: the StudyKit module is being built; see the issue tracker.

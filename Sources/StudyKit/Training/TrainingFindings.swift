@@ -1,0 +1,139 @@
+import Foundation
+
+/// Tables, plots and the verdict of a training study.
+enum TrainingFindings {
+    static func findings(_ spec: StudySpec, _ results: [CellResult]) -> StudyFindings {
+        let t = spec.training!
+        var groups = [String: [CellResult]]()
+        for r in results { groups["\(r.optimizer)\u{1}\(r.precision)", default: []].append(r) }
+        let labels = t.optimizers.map(\.label)
+        var sections = [String]()
+
+        // Summary table: one row per optimizer configuration × precision, statistics over seeds.
+        var rows = [[String]]()
+        for p in t.precisions { for o in labels {
+            let g = groups["\(o)\u{1}\(p)"] ?? []
+            let diverged = g.filter { $0.divergenceStep != nil }
+            let drift = g.compactMap { $0.series("drift").last?.1 }
+            let local = g.flatMap { $0.series("local_gradient_error").map(\.1) }
+            var kinds = [String: Int]()
+            for r in g { for e in r.events { kinds[e.kind, default: 0] += 1 } }
+            rows.append([o, p, "\(g.count)", "\(diverged.count)",
+                         diverged.isEmpty ? "–" : Fmt.medianIQR(diverged.map { Double($0.divergenceStep!) }),
+                         Fmt.medianIQR(g.map(\.finalLoss)), Fmt.medianIQR(g.map(\.finalTestAccuracy)),
+                         Fmt.medianIQR(drift), Fmt.medianIQR(local),
+                         kinds.isEmpty ? "–" : kinds.keys.sorted().map { "\($0) ×\(kinds[$0]!)" }.joined(separator: ", ")])
+        } }
+        let table = MarkdownTable(columns: ["optimizer", "precision", "seeds", "diverged", "divergence step", "final train loss",
+                                            "final test accuracy", "drift at last reference step", "local gradient error", "events"]
+                                    .map { MarkdownTable.Column($0) }, rows: rows)
+        sections.append("## Summary over seeds (median [q1, q3])\n\n" + ((try? table.rendered()) ?? ""))
+        sections.append("""
+            Drift is ‖θ − θ_ref‖/‖θ_ref‖ against the MPFR-\(t.referenceBits) run of the same optimizer, seed, data and \
+            initialisation, over its first \(t.referenceSteps) steps. The local gradient error is ‖∇̂ − ∇‖/‖∇‖ where ∇ is computed \
+            in MPFR at the cell's own (low-precision) weights on the same batch: the error committed by one step of \
+            gradient computation, separated from the error accumulated along the trajectory.
+            """)
+
+        // Plots: loss and drift vs step per precision (median over seeds with the interquartile band).
+        var plots = [(name: String, svg: String)]()
+        for p in t.precisions {
+            let slug = p.replacingOccurrences(of: "/", with: "_").replacingOccurrences(of: "+", with: "-")
+            for (metric, logY, title) in [("loss", true, "training loss"), ("drift", true, "drift from MPFR")] {
+                var series = [PlotSeries]()
+                for (i, o) in labels.enumerated() {
+                    let g = groups["\(o)\u{1}\(p)"] ?? []
+                    let runs = g.map { $0.series(metric) }
+                    guard let steps = runs.max(by: { $0.count < $1.count })?.map({ Double($0.0) }), !steps.isEmpty else { continue }
+                    series.append(.medianWithInterquartileBand(name: o, x: steps, runs: runs.map { $0.map(\.1) }, colorIndex: i % SVGPlot.palette.count))
+                }
+                guard !series.isEmpty else { continue }
+                plots.append(("\(metric)-\(slug).svg", SVGPlot(title: "\(title), \(p)", x: PlotAxis("step"),
+                                                                y: PlotAxis(metric, scale: logY ? .log10 : .linear), series: series).render()))
+            }
+            // Condition numbers and other kept monitors of the first layer.
+            let monitorNames = Set(results.flatMap { r in r.records.filter { $0.layer == 0 }.map(\.metric) }).sorted()
+            for m in monitorNames where m.hasPrefix("kappa") || m.hasPrefix("cond") {
+                var series = [PlotSeries]()
+                for (i, o) in labels.enumerated() {
+                    let runs = (groups["\(o)\u{1}\(p)"] ?? []).map { $0.series(m, layer: 0) }
+                    guard let steps = runs.max(by: { $0.count < $1.count })?.map({ Double($0.0) }), !steps.isEmpty else { continue }
+                    series.append(.medianWithInterquartileBand(name: o, x: steps, runs: runs.map { $0.map(\.1) }, colorIndex: i % SVGPlot.palette.count))
+                }
+                guard !series.isEmpty else { continue }
+                plots.append(("\(m)-\(slug).svg", SVGPlot(title: "\(m) (layer 0), \(p)", x: PlotAxis("step"),
+                                                           y: PlotAxis(m, scale: .log10), series: series).render()))
+            }
+        }
+        return StudyFindings(verdict: verdict(spec, results), sections: sections, plots: plots)
+    }
+
+    /// The rule named in `[verdict]`. Each rule compares statistics over seeds; its evidence says which.
+    static func verdict(_ spec: StudySpec, _ results: [CellResult]) -> Verdict {
+        func strings(_ key: String) -> [String] {
+            guard case .array(let a)? = spec.verdictRule[key] else {
+                if case .string(let s)? = spec.verdictRule[key] { return [s] }
+                return []
+            }
+            return a.compactMap { if case .string(let s) = $0 { s } else { nil } }
+        }
+        guard case .string(let rule)? = spec.verdictRule["rule"] else {
+            return Verdict(reproduced: nil, evidence: "the study names no verdict rule")
+        }
+        func cells(_ methods: [String], _ precisions: [String]) -> [CellResult] {
+            results.filter { methods.contains($0.method) && (precisions.isEmpty || precisions.contains($0.precision)) }
+        }
+        func failed(_ r: CellResult) -> Bool {
+            r.divergenceStep != nil || r.events.contains { ["cholesky-failure", "non-finite"].contains($0.kind) }
+        }
+        switch rule {
+        case "unstable-vs-stable":
+            let baseline = strings("baseline"), low = strings("low")
+            let base = cells(strings("stable") + strings("unstable"), baseline).map(\.finalLoss).filter(\.isFinite)
+            guard let hi = base.max(), let lo = base.min() else { return Verdict(reproduced: nil, evidence: "no finished baseline cells") }
+            let spread = Sample(base).interquartileRange ?? 0
+            let ceiling = hi + spread
+            var evidence = [String]()
+            // Unstable: in the low precisions, failures or a final loss above the baseline spread.
+            var unstableOK = true
+            for m in strings("unstable") {
+                let c = cells([m], low)
+                let bad = c.filter { failed($0) || !($0.finalLoss <= ceiling) }.count
+                evidence.append("\(m) in \(low.joined(separator: "/")): \(bad) of \(c.count) cells failed or ended above the \(baseline.joined(separator: "/")) range (≤ \(Fmt.sig(ceiling)))")
+                if bad == 0 { unstableOK = false }
+            }
+            var stableOK = true
+            for m in strings("stable") {
+                let c = cells([m], low)
+                let bad = c.filter { failed($0) || !($0.finalLoss <= ceiling) }.count
+                evidence.append("\(m) in \(low.joined(separator: "/")): \(bad) of \(c.count) cells failed or ended above it")
+                if bad > 0 { stableOK = false }
+            }
+            evidence.append("baseline final losses span [\(Fmt.sig(lo)), \(Fmt.sig(hi))], IQR \(Fmt.sig(spread))")
+            return Verdict(reproduced: unstableOK && stableOK, evidence: evidence.joined(separator: "; ") + ".")
+        case "some-beats-all":
+            let precision = strings("precision")
+            func medians(_ methods: [String]) -> [(String, Double)] {
+                let c = cells(methods, precision)
+                return Set(c.map(\.optimizer)).sorted().map { label in
+                    (label, Sample(c.filter { $0.optimizer == label }.map(\.finalLoss)).median ?? .nan)
+                }
+            }
+            let cand = medians(strings("candidates")), base = medians(strings("baselines"))
+            guard let bestBase = base.map(\.1).filter(\.isFinite).min(), !cand.isEmpty else {
+                return Verdict(reproduced: nil, evidence: "missing candidate or baseline cells")
+            }
+            let winners = cand.filter { $0.1 < bestBase }
+            return Verdict(reproduced: !winners.isEmpty, evidence: "best baseline median final loss \(Fmt.sig(bestBase)); candidates below it: " +
+                           (winners.isEmpty ? "none" : winners.map { "\($0.0) (\(Fmt.sig($0.1)))" }.joined(separator: ", ")) + ".")
+        case "converges-across-grid":
+            let precision = strings("precision")
+            let conv = cells(strings("converges"), precision), div = cells(strings("diverges"), precision)
+            let convFailed = conv.filter(failed).count, divFailed = div.filter(failed).count
+            return Verdict(reproduced: convFailed == 0 && divFailed > 0,
+                           evidence: "\(strings("converges").joined(separator: "/")): \(convFailed) of \(conv.count) cells diverged or failed; \(strings("diverges").joined(separator: "/")): \(divFailed) of \(div.count).")
+        default:
+            return Verdict(reproduced: nil, evidence: "unknown verdict rule \"\(rule)\"")
+        }
+    }
+}

@@ -1,0 +1,175 @@
+import Foundation
+import Scalars
+import LinearAlgebra
+import Networks
+import Optimizers
+
+/// The shadow a low-precision cell is compared with: the same optimizer configuration, data,
+/// initialisation and batch order, run in MPFR (`BigFloat`) for the first `steps` steps.
+public struct ReferenceTrajectory: Codable, Sendable, Hashable {
+    public var bits: Int
+    /// `weights[t-1]`: all weights after step t, flattened layer by layer, rounded to Double.
+    public var weights: [[Double]]
+    public var losses: [Double]
+    /// Set when the reference itself diverged (then later steps are absent).
+    public var divergenceStep: Int?
+}
+
+/// What one training cell needs besides its policy.
+struct TrainingJob: Sendable {
+    let spec: TrainingSpec
+    let data: ProblemData
+    let optimizer: OptimizerConfig
+    let precision: String
+    let seed: Int
+    let key: String
+    let reference: ReferenceTrajectory?
+    /// Keep only monitors whose name matches one of these (a trailing `*` is a prefix match).
+    func keeps(_ monitor: String) -> Bool {
+        spec.monitors.contains { $0.hasSuffix("*") ? monitor.hasPrefix($0.dropLast()) : $0 == monitor }
+    }
+}
+
+/// Trains one cell in policy `P`. Numeric failures end the cell as a recorded divergence, never a crash.
+struct TrainingVisitor: PolicyVisitor {
+    let job: TrainingJob
+
+    func visit<P: PrecisionPolicy>(_: P.Type) throws -> CellResult {
+        let streamKey = StochasticRounding.mix64(UInt64(truncatingIfNeeded: job.key.hashValueStable))
+        return try StochasticRounding.withContext(seed: UInt64(job.seed), stream: streamKey) {
+            try run(P.self)
+        }
+    }
+
+    func run<P: PrecisionPolicy>(_: P.Type) throws -> CellResult {
+        typealias W = P.Weights
+        let spec = job.spec
+        let accumulation = try AccumulationModel(name: spec.accumulation)
+        let settings = ArithmeticSettings(accumulation: accumulation, elementwise: ElementwiseModel(rawValue: spec.elementwise)!)
+        var net = MLP<W>(spec: job.data.network, seed: UInt64(job.seed), accumulation: accumulation)
+        let optimizer = OptimizerCatalogue.make(job.optimizer, settings: settings, policy: P.self)
+        let schedule = try BatchSchedule(sampleCount: job.data.train.sampleCount, batchSize: spec.batchSize, seed: UInt64(job.seed))
+        var result = CellResult(key: job.key, optimizer: job.optimizer.label, method: job.optimizer.method, precision: job.precision,
+                                seed: job.seed, parameters: job.optimizer.parameters.mapValues(\.description),
+                                records: [], events: [], divergenceStep: nil, divergenceReason: nil, stepsCompleted: 0,
+                                finalLoss: .nan, finalTestLoss: .nan, finalTestAccuracy: .nan,
+                                roundedConstants: optimizer.constants.entries.map { "\($0.name) = \($0.value) → \($0.rounded) (\($0.format))" })
+        var initialLoss = Double.nan
+        func record(_ t: Int, _ metric: String, _ layer: Int, _ value: Double) {
+            result.records.append(MetricRecord(step: t, metric: metric, layer: layer, value: value))
+        }
+        func diverge(_ t: Int, _ reason: String) {
+            result.divergenceStep = t; result.divergenceReason = reason
+        }
+        func evaluate(_ t: Int) {
+            guard let (loss, accuracy) = try? net.evaluate(job.data.test) else { return }
+            record(t, "test_loss", -1, loss); record(t, "test_accuracy", -1, accuracy)
+            result.finalTestLoss = loss; result.finalTestAccuracy = accuracy
+        }
+        evaluate(0)
+        for t in 1...spec.steps {
+            let indices = schedule.indices(step: t)
+            let batch = Batch<W>(job.data.train, indices: indices)
+            let backward = try net.backward(batch.inputs, targets: batch.targets)
+            let loss = backward.loss.doubleValue
+            if t == 1 { initialLoss = loss }
+            record(t, "loss", -1, loss)
+            result.finalLoss = loss
+            for e in backward.events {
+                result.events.append(EventRecord(step: t, layer: e.layer, kind: "network-\(e.kind.rawValue)",
+                                                 detail: "\(e.tensor) ×\(e.count)", value: Double(e.count)))
+            }
+            if let ref = job.reference, t <= ref.weights.count + 1, t <= spec.referenceSteps {
+                // One-step local error of the gradient: the reference gradient at the *same* (low-precision) weights.
+                let exact = try ReferenceCatalogue.visit(bits: ref.bits, ReferenceGradient(network: job.data.network, weights: net.weights.map { $0.converted(to: Double.self) }, data: job.data.train, indices: indices))
+                let low = backward.layers.flatMap { $0.gradient.elements.map(\.doubleValue) }
+                record(t, "local_gradient_error", -1, relativeDistance(low, exact))
+            }
+            guard loss.isFinite else { diverge(t, "non-finite loss \(loss)"); break }
+            if t > 1, loss > spec.divergenceFactor * initialLoss {
+                diverge(t, "loss \(NumberText.short(loss)) above \(NumberText.short(spec.divergenceFactor))× the initial \(NumberText.short(initialLoss))"); break
+            }
+            let report: StepReport
+            do { report = try optimizer.step(weights: &net.weights, layers: backward.layers, step: t) } catch {
+                throw StudyError(file: job.spec.problem.dataset, field: "optimizer", value: job.optimizer.label, reason: "\(error)")
+            }
+            result.stepsCompleted = t
+            let recordMonitors = (t - 1) % spec.recordEvery == 0 || t == spec.steps
+            if recordMonitors {
+                for m in report.monitors where job.keeps(m.name) { record(t, m.name, m.layer, m.value) }
+            }
+            for e in report.events {
+                result.events.append(EventRecord(step: e.step, layer: e.layer, kind: e.kind.rawValue, detail: e.detail, value: e.value))
+            }
+            if let ref = job.reference, t <= ref.weights.count {
+                let theta = net.weights.flatMap { $0.elements.map(\.doubleValue) }
+                record(t, "drift", -1, relativeDistance(theta, ref.weights[t - 1]))
+            }
+            if report.aborted { diverge(t, "aborted by the fallback policy"); break }
+            if let l = net.weights.firstIndex(where: { !$0.isFinite }) { diverge(t, "non-finite weights in layer \(l)"); break }
+            if t % spec.evaluateEvery == 0 || t == spec.steps { evaluate(t) }
+        }
+        result.records.sort { ($0.metric, $0.layer, $0.step) < ($1.metric, $1.layer, $1.step) }
+        return result
+    }
+}
+
+/// ‖a − b‖ / ‖b‖ in Double, in index order (NaN if `b` is zero or the lengths differ).
+func relativeDistance(_ a: [Double], _ b: [Double]) -> Double {
+    guard a.count == b.count else { return .nan }
+    var num = 0.0, den = 0.0
+    for i in a.indices { let d = a[i] - b[i]; num += d * d; den += b[i] * b[i] }
+    return den > 0 ? (num / den).squareRoot() : .nan
+}
+
+/// The gradient of the mean batch loss at given weights, computed in the reference precision.
+struct ReferenceGradient: PolicyVisitor {
+    let network: MLPSpec
+    let weights: [Matrix<Double>]
+    let data: Dataset
+    let indices: [Int]
+
+    func visit<P: PrecisionPolicy>(_: P.Type) throws -> [Double] {
+        let net = try MLP<P.Weights>(spec: network, weights: weights.map { $0.converted(to: P.Weights.self) }, accumulation: .perOperation)
+        let batch = Batch<P.Weights>(data, indices: indices)
+        let b = try net.backward(batch.inputs, targets: batch.targets)
+        return b.layers.flatMap { $0.gradient.elements.map(\.doubleValue) }
+    }
+}
+
+/// Runs the reference trajectory of a (optimizer, seed) pair in MPFR.
+struct ReferenceVisitor: PolicyVisitor {
+    let spec: TrainingSpec
+    let data: ProblemData
+    let optimizer: OptimizerConfig
+    let seed: Int
+
+    func visit<P: PrecisionPolicy>(_: P.Type) throws -> ReferenceTrajectory {
+        typealias W = P.Weights
+        let settings = ArithmeticSettings(accumulation: .perOperation, elementwise: .perOperation)
+        var net = MLP<W>(spec: data.network, seed: UInt64(seed), accumulation: .perOperation)
+        let opt = OptimizerCatalogue.make(optimizer, settings: settings, policy: P.self)
+        let schedule = try BatchSchedule(sampleCount: data.train.sampleCount, batchSize: spec.batchSize, seed: UInt64(seed))
+        var out = ReferenceTrajectory(bits: spec.referenceBits, weights: [], losses: [], divergenceStep: nil)
+        for t in 1...max(1, spec.referenceSteps) {
+            let batch = Batch<W>(data.train, indices: schedule.indices(step: t))
+            let b = try net.backward(batch.inputs, targets: batch.targets)
+            let loss = b.loss.doubleValue
+            out.losses.append(loss)
+            guard loss.isFinite else { out.divergenceStep = t; break }
+            let report = try opt.step(weights: &net.weights, layers: b.layers, step: t)
+            if report.aborted || net.weights.contains(where: { !$0.isFinite }) { out.divergenceStep = t; break }
+            out.weights.append(net.weights.flatMap { $0.elements.map(\.doubleValue) })
+        }
+        return out
+    }
+}
+
+extension String {
+    /// FNV-1a of the UTF-8 bytes: a hash that, unlike `hashValue`, is the same in every process.
+    var hashValueStable: UInt64 {
+        var h: UInt64 = 0xcbf2_9ce4_8422_2325
+        for b in utf8 { h = (h ^ UInt64(b)) &* 0x100_0000_01b3 }
+        return h
+    }
+}
