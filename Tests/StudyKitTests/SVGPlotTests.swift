@@ -114,6 +114,16 @@ final class ElementCollector: NSObject, XMLParserDelegate {
         #expect(bandDoc.elements.filter { $0.name == "polygon" }.count == 1)
     }
 
+    /// With a fixed range, points outside it are neither marked (markers are not clipped) nor
+    /// allowed to move the axis.
+    @Test func explicitRangeHidesOutsidePoints() throws {
+        let s = try PlotSeries(name: "s", x: [0, 5, 20], y: [1, 2, 3], style: .markers)
+        let plot = SVGPlot(title: "", x: PlotAxis("x", range: 0...10), y: PlotAxis("y"), series: [s])
+        let doc = try #require(ElementCollector.parse(plot.render()))
+        #expect(doc.count("circle", fill: blue) == 2 + 1)
+        #expect(doc.text.contains("10") && !doc.text.contains("20"))
+    }
+
     @Test func emptyPlotStillRenders() throws {
         let doc = try #require(ElementCollector.parse(SVGPlot(title: "nothing", x: PlotAxis("x"), y: PlotAxis("y", scale: .log10),
                                                              series: [try PlotSeries(name: "", x: [1], y: [.nan])]).render()))
