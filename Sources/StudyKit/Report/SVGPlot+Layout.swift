@@ -60,6 +60,12 @@ extension SVGPlot {
             frame.bottom - Layout.position(v, yScale, yTicks.lower, yTicks.upper) * (frame.bottom - frame.top)
         }
 
+        /// Whether `p` lies inside the frame (up to rounding): only matters for explicit axis ranges.
+        func isInFrame(_ p: PlotPoint) -> Bool {
+            let x = px(p.x), y = py(p.y)
+            return x >= frame.left - 0.01 && x <= frame.right + 0.01 && y >= frame.top - 0.01 && y <= frame.bottom + 0.01
+        }
+
         /// The series' drawable points split into maximal runs; any undrawable point ends a run.
         func runs(of s: PlotSeries) -> [[PlotPoint]] {
             var result: [[PlotPoint]] = [], current: [PlotPoint] = []

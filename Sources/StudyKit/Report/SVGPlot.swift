@@ -90,8 +90,10 @@ public struct SVGPlot: Sendable, Equatable {
         drawAxes(&svg, layout)
         svg.line("<g clip-path=\"url(#plot-area)\">")
         for (i, s) in series.enumerated() { drawBand(&svg, s, color: color(i, s), layout) }
-        for (i, s) in series.enumerated() { drawSeries(&svg, s, color: color(i, s), layout) }
+        for (i, s) in series.enumerated() { drawLines(&svg, s, color: color(i, s), layout) }
         svg.line("</g>")
+        // Markers are not clipped, so a point on the frame (a decade end) shows whole.
+        for (i, s) in series.enumerated() { drawMarkers(&svg, s, color: color(i, s), layout) }
         if !layout.hasData {
             svg.line("<text x=\"\(c((frame.left + frame.right) / 2))\" y=\"\(c((frame.top + frame.bottom) / 2))\" text-anchor=\"middle\" fill=\"#666666\">no finite data</text>")
         }
@@ -146,28 +148,28 @@ public struct SVGPlot: Sendable, Equatable {
         flush()
     }
 
-    func drawSeries(_ svg: inout SVGBuilder, _ s: PlotSeries, color: String, _ layout: Layout) {
+    func drawLines(_ svg: inout SVGBuilder, _ s: PlotSeries, color: String, _ layout: Layout) {
+        guard s.style != .markers else { return }
+        var d = ""
+        for run in layout.runs(of: s) where run.count >= 2 {
+            for (k, p) in run.enumerated() { d += (k == 0 ? "M" : "L") + c(layout.px(p.x)) + " " + c(layout.py(p.y)) }
+        }
+        guard !d.isEmpty else { return }
+        let dash = s.style == .dashedLine ? " stroke-dasharray=\"6 4\"" : ""
+        svg.line("<path d=\"\(d)\" fill=\"none\" stroke=\"\(color)\" stroke-width=\"1.75\" stroke-linejoin=\"round\"\(dash)/>")
+    }
+
+    /// Point markers (or, for a line, a dot at each isolated point that would otherwise vanish) and
+    /// the divergence ×, for points inside the frame.
+    func drawMarkers(_ svg: inout SVGBuilder, _ s: PlotSeries, color: String, _ layout: Layout) {
         let runs = layout.runs(of: s)
-        let drawsLine = s.style != .markers
         let drawsMarkers = s.style == .markers || s.style == .lineAndMarkers
-        if drawsLine {
-            var d = ""
-            var singles: [PlotPoint] = []
-            for run in runs {
-                if run.count == 1 { singles.append(run[0]); continue }
-                for (k, p) in run.enumerated() { d += (k == 0 ? "M" : "L") + c(layout.px(p.x)) + " " + c(layout.py(p.y)) }
+        for run in runs {
+            for p in run where layout.isInFrame(p) && (drawsMarkers || run.count == 1) {
+                svg.line(circle(p, r: drawsMarkers ? 3 : 2, color, layout))
             }
-            if !d.isEmpty {
-                let dash = s.style == .dashedLine ? " stroke-dasharray=\"6 4\"" : ""
-                svg.line("<path d=\"\(d)\" fill=\"none\" stroke=\"\(color)\" stroke-width=\"1.75\" stroke-linejoin=\"round\"\(dash)/>")
-            }
-            // An isolated point would otherwise vanish from a line chart.
-            if !drawsMarkers { for p in singles { svg.line(circle(p, r: 2, color, layout)) } }
         }
-        if drawsMarkers {
-            for run in runs { for p in run { svg.line(circle(p, r: 3, color, layout)) } }
-        }
-        if s.marksDivergence && s.diverged, let last = runs.last?.last {
+        if s.marksDivergence && s.diverged, let last = runs.last?.last, layout.isInFrame(last) {
             let px = layout.px(last.x), py = layout.py(last.y), h = 5.0
             svg.line("<path d=\"M\(c(px - h)) \(c(py - h))L\(c(px + h)) \(c(py + h))M\(c(px - h)) \(c(py + h))L\(c(px + h)) \(c(py - h))\" stroke=\"\(color)\" stroke-width=\"2.5\"/>")
         }

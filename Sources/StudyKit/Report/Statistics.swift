@@ -26,7 +26,9 @@ public struct Sample: Sendable, Equatable {
     ///
     /// With `h = (n−1)·p`, `j = ⌊h⌋`, `g = h − j`, the result interpolates `x[j]` and `x[j+1]`
     /// using numpy's `_lerp` (`a + (b−a)·g` for `g < 0.5`, `b − (b−a)·(1−g)` otherwise), so results
-    /// agree with numpy bit for bit. `nil` when no non-NaN value is left.
+    /// agree with numpy bit for bit for finite data. Interpolating towards ±∞ gives that infinity
+    /// (numpy gives NaN there); between −∞ and +∞ the result is NaN. `nil` when no non-NaN value
+    /// is left.
     public func quantile(_ p: Double) -> Double? {
         precondition(p >= 0 && p <= 1, "quantile level must be in [0, 1]")
         guard let first = sorted.first else { return nil }
@@ -38,6 +40,9 @@ public struct Sample: Sendable, Equatable {
         guard j + 1 < sorted.count, g != 0 else { return a }   // avoids 0·∞ = NaN on an exact index
         let b = sorted[j + 1]
         if a == b { return a }
+        // Towards an infinity the line reaches it (numpy's formula would give ∞ − ∞ = NaN);
+        // between −∞ and +∞ there is no answer.
+        if a.isInfinite || b.isInfinite { return a.isInfinite && b.isInfinite ? .nan : (a.isInfinite ? a : b) }
         let difference = b - a
         return g < 0.5 ? a + difference * g : b - difference * (1 - g)
     }
