@@ -1,0 +1,124 @@
+import Foundation
+import Testing
+import StudyKit
+
+/// A small training study: two optimizers × two precisions × two seeds, with an MPFR shadow.
+let tinyStudy = """
+    title = "tiny"
+    claim = "T1"
+    kind = "training"
+    question = "q"
+    prediction = "p"
+
+    [problem]
+    dataset = "synthetic-classification"
+    samples = 96
+    features = 6
+    outputs = 3
+    hidden = [5]
+
+    [training]
+    steps = 6
+    batch_size = 8
+    seeds = [1, 2]
+    precisions = ["fp32", "bf16"]
+    monitors = ["kappa*"]
+
+    [reference]
+    bits = 113
+    steps = 3
+
+    [[optimizer]]
+    method = "kfac"
+    learning_rate = 0.05
+    inverse_interval = 2
+
+    [[optimizer]]
+    method = "adamw"
+    learning_rate = 0.01
+
+    [verdict]
+    rule = "unstable-vs-stable"
+    unstable = ["kfac"]
+    stable = ["adamw"]
+    low = ["bf16"]
+    baseline = ["fp32"]
+    """
+
+func temporaryDirectory(_ name: String) -> String {
+    let dir = NSTemporaryDirectory() + "mantissa-test-\(name)-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+    try? FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+    return dir
+}
+
+/// Runs `text` as a study into `out` and returns the manifest's file hashes.
+func runStudy(_ text: String, name: String = "tiny", out: String, jobs: Int, shard: (Int, Int)? = nil) throws -> [String: String] {
+    let spec = try StudyParser.parse(text, file: "\(name).toml", quick: false)
+    let plan = try StudyPlan(spec)
+    let results = try StudyRunner(RunOptions(outputDirectory: out, jobs: jobs, quick: false, shard: shard, progress: false)).run(plan)
+    if shard != nil { return [:] }
+    _ = try ReportWriter.write(plan, results: results, quick: false, to: out)
+    let manifest = try JSONParser.parse(bytes: try AtomicFile.read("\(out)/\(name)/manifest.json"))
+    return manifest["files"]!.objectValue!.mapValues { $0.stringValue! }
+}
+
+@Suite struct EndToEnd {
+    @Test func aStudyProducesReportCSVPlotsAndManifest() throws {
+        let out = temporaryDirectory("files")
+        defer { try? FileManager.default.removeItem(atPath: out) }
+        let hashes = try runStudy(tinyStudy, out: out, jobs: 2)
+        #expect(Set(hashes.keys).isSuperset(of: ["README.md", "results.csv", "events.csv", "plots/loss-fp32.svg", "plots/drift-bf16.svg"]))
+        for (path, hash) in hashes { #expect(try sha256Hex(ofFileAt: "\(out)/tiny/\(path)") == hash) }
+        let csv = try String(contentsOfFile: "\(out)/tiny/results.csv", encoding: .utf8)
+        #expect(csv.hasPrefix("study,cell,method,precision,seed,parameters,step,metric,layer,value\n"))
+        #expect(csv.contains(",drift,") && csv.contains(",local_gradient_error,") && csv.contains(",loss,"))
+        let report = try String(contentsOfFile: "\(out)/tiny/README.md", encoding: .utf8)
+        #expect(report.contains("**Verdict: "))
+    }
+
+    @Test func resultsDoNotDependOnJobs() throws {
+        let a = temporaryDirectory("jobs1"), b = temporaryDirectory("jobs2")
+        defer { try? FileManager.default.removeItem(atPath: a); try? FileManager.default.removeItem(atPath: b) }
+        let one = try runStudy(tinyStudy, out: a, jobs: 1)
+        let two = try runStudy(tinyStudy, out: b, jobs: 2)
+        #expect(one == two)
+        #expect(!one.isEmpty)
+    }
+
+    /// An interrupted run leaves only complete cells (atomic writes) plus, at worst, a stray temporary
+    /// file; resuming computes the rest and must equal an uninterrupted run bit for bit.
+    @Test func anInterruptedRunResumesToTheSameBits() throws {
+        let fresh = temporaryDirectory("fresh"), resumed = temporaryDirectory("resumed")
+        defer { try? FileManager.default.removeItem(atPath: fresh); try? FileManager.default.removeItem(atPath: resumed) }
+        let expected = try runStudy(tinyStudy, out: fresh, jobs: 2)
+        _ = try runStudy(tinyStudy, out: resumed, jobs: 2, shard: (1, 3))   // the part finished before the kill
+        let cacheDir = "\(resumed)/.cache/tiny/cells"
+        let before = try FileManager.default.contentsOfDirectory(atPath: cacheDir).count
+        #expect(before > 0 && before < 8)
+        FileManager.default.createFile(atPath: "\(cacheDir)/.partial.json.123.tmp", contents: Data("{\"trunc".utf8))
+        let after = try runStudy(tinyStudy, out: resumed, jobs: 2)
+        #expect(after == expected)
+    }
+
+    /// A diverging cell is a result: the runner records the step and reason and carries on.
+    @Test func aDivergenceIsRecordedNotThrown() throws {
+        let diverging = tinyStudy.replacingOccurrences(of: "learning_rate = 0.01", with: "learning_rate = 1000")
+            .replacingOccurrences(of: "precisions = [\"fp32\", \"bf16\"]", with: "precisions = [\"fp16\"]")
+        let out = temporaryDirectory("diverge")
+        defer { try? FileManager.default.removeItem(atPath: out) }
+        let spec = try StudyParser.parse(diverging, file: "tiny.toml", quick: false)
+        let results = try StudyRunner(RunOptions(outputDirectory: out, jobs: 2, quick: false, progress: false)).run(try StudyPlan(spec))
+        let adam = results.values.filter { $0.method == "adamw" }
+        #expect(adam.count == 2)
+        #expect(adam.allSatisfy { $0.divergenceStep != nil && $0.divergenceReason != nil })
+    }
+
+    @Test func theDefaultCatalogueParsesInBothTiers() throws {
+        let dir = StudyCatalogue.defaultDirectory()
+        for quick in [false, true] {
+            let specs = try StudyCatalogue.load(directory: dir, quick: quick)
+            #expect(specs.count >= 2)
+            for s in specs { #expect(try StudyPlan(s).cells.count > 0) }
+        }
+    }
+}
