@@ -139,7 +139,7 @@ struct HybridState: Sendable {
     var switchRequested = false
     var lastRelativeDecrease = Double.nan
 
-    mutating func observe<P: PrecisionPolicy>(_ loss: Double, rule: MKOR<P>.HybridRule) {
+    mutating func observe(_ loss: Double, rule: MKORHybridRule) {
         windowSum += loss; windowCount += 1
         guard windowCount == rule.windowSteps else { return }
         let mean = windowSum / Double(windowCount)

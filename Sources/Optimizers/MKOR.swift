@@ -37,18 +37,8 @@ public struct MKOR<Policy: PrecisionPolicy>: Optimizer {
     public typealias W = Policy.Weights
     public typealias I = Policy.Inverses
 
-    public enum Variant: String, Sendable, Hashable, CaseIterable, Codable {
-        case code = "mkor"
-        case ema = "mkor-ema"
-    }
-
-    /// What a set reset flag does in the code variant (§8.6).
-    public enum ResetMode: String, Sendable, Hashable, CaseIterable, Codable {
-        /// `X ← I`: what the reference code actually runs (fidelity, default).
-        case identity = "reset-to-identity"
-        /// `X ← (1 − s)X + sI` with `s = stabilizationFactor`: the blend the code intended.
-        case blend
-    }
+    public typealias Variant = MKORVariant
+    public typealias ResetMode = MKORResetMode
 
     /// The first-order optimizer that takes the final step (§8.3 `optimizer`).
     public enum InnerOptimizer: Sendable, Hashable {
@@ -56,16 +46,7 @@ public struct MKOR<Policy: PrecisionPolicy>: Optimizer {
         case adam(Adam<Policy>.Hyperparameters)
     }
 
-    /// MKOR-H's switch rule (§8.7, H): every `windowSteps` observed losses form a window mean `ℓ̄_j`;
-    /// `patience` consecutive windows with `(ℓ̄_{j−1} − ℓ̄_j)/ℓ̄_{j−1} < threshold` switch permanently.
-    public struct HybridRule: Sendable, Hashable {
-        public var windowSteps: Int = 100
-        public var threshold: Double = 1e-3
-        public var patience: Int = 3
-        public init(windowSteps: Int = 100, threshold: Double = 1e-3, patience: Int = 3) {
-            self.windowSteps = windowSteps; self.threshold = threshold; self.patience = patience
-        }
-    }
+    public typealias HybridRule = MKORHybridRule
 
     public struct Hyperparameters: Sendable, Hashable {
         public var variant: Variant = .code
@@ -223,5 +204,30 @@ public struct MKOR<Policy: PrecisionPolicy>: Optimizer {
         let out = dw.scaled(by: nu)
         UpdateDiagnostics.checkFinite(out, "nu*delta", step: t, layer: l, into: &report)
         return out
+    }
+}
+
+/// MKOR's variants (§8.4 code, §8.5 paper EMA).
+public enum MKORVariant: String, Sendable, Hashable, CaseIterable, Codable {
+    case code = "mkor"
+    case ema = "mkor-ema"
+}
+
+/// What a set reset flag does in the code variant (§8.6).
+public enum MKORResetMode: String, Sendable, Hashable, CaseIterable, Codable {
+    /// `X ← I`: what the reference code actually runs (fidelity, default).
+    case identity = "reset-to-identity"
+    /// `X ← (1 − s)X + sI` with `s = stabilizationFactor`: the blend the code intended.
+    case blend
+}
+
+/// MKOR-H's switch rule (§8.7, H): every `windowSteps` observed losses form a window mean `ℓ̄_j`;
+/// `patience` consecutive windows with `(ℓ̄_{j−1} − ℓ̄_j)/ℓ̄_{j−1} < threshold` switch permanently.
+public struct MKORHybridRule: Sendable, Hashable {
+    public var windowSteps: Int = 100
+    public var threshold: Double = 1e-3
+    public var patience: Int = 3
+    public init(windowSteps: Int = 100, threshold: Double = 1e-3, patience: Int = 3) {
+        self.windowSteps = windowSteps; self.threshold = threshold; self.patience = patience
     }
 }
