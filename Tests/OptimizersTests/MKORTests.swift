@@ -220,6 +220,24 @@ enum SmallTraining {
         #expect(w == w0)
     }
 
+    /// §8.8 hazard, PAPER-CLAIMS R4: in fp16 the clamped mean ĝ of a layer with d_o = 8 outputs is 100
+    /// in every entry, so `vᵀPv = 8·10⁴ > 65504` overflows at the first Sherman–Morrison update (step 2;
+    /// step 1 only resets). The overflow is recorded as an `sm-denominator` event with value +∞ and the
+    /// clamp as a `clamp` event — not a crash.
+    @Test func fp16DenominatorOverflowIsAnEvent() throws {
+        var h = MKOR<Uniform<Float16>>.Hyperparameters(); h.inverseInterval = 1
+        var opt = try MKOR<Uniform<Float16>>(h)
+        let (abar, _, _, w0) = Independent.layer(dOut: 8, dIn: 4, n: 5, seed: 11)
+        let ghat = Matrix<Double>(rows: 8, columns: 5, repeating: 500)
+        let grad = Independent.mul(ghat, Independent.transpose(abar)).map { $0 / 5e4 }
+        let s = LayerStatistics(inputs: abar.converted(to: Float16.self), outputGradients: ghat.converted(to: Float16.self), gradient: grad.converted(to: Float16.self))
+        var w = [w0.converted(to: Float16.self)]
+        var events = [OptimizerEvent]()
+        for t in 1...2 { events += try opt.step(weights: &w, layers: [s], step: t).events }
+        #expect(events.contains { $0.kind == .shermanMorrisonDenominator && $0.step == 2 && $0.value == .infinity })
+        #expect(events.contains { $0.kind == .clamp })
+    }
+
     @Test func badHyperparametersNameTheValue() {
         var h = Opt.Hyperparameters(); h.inverseInterval = 0
         #expect { _ = try Opt(h) } throws: { ($0 as? OptimizerConfigurationError)?.field == "inverseInterval" }

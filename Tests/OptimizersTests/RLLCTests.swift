@@ -22,7 +22,7 @@ import Optimizers
     /// factor is `1 − 0 = 1`), Nesterov direction `b·μ + g·1 = g + μ·b` (products and sums commute
     /// exactly in IEEE arithmetic, and `g·1 = g`), step `θ − η·d` — so the trajectories are
     /// **bit-identical** (compared with `==`, which equates +0 and −0: at t = 1 SGD copies `g` into the
-    /// buffer while RLLC forms `μ·0 + g`, which differs only for g = −0). Checked in Double and Float.
+    /// buffer while RLLC forms `μ·0 + g`, which differs only for g = −0). Checked in Double, Float and Float16.
     func fixedLawReproducesSGD<T: Scalar>(_: T.Type) throws {
         let data = Synthetic.teacherClassification(samples: 128, dimension: 6, classes: 3, condition: 10, seed: 4)
         let spec = try MLPSpec(widths: [6, 8, 3], activation: .tanh, loss: .crossEntropy)
@@ -52,6 +52,7 @@ import Optimizers
     @Test func fixedLawsReproduceSGDHeavyBallNesterovBitForBit() throws {
         try fixedLawReproducesSGD(Double.self)
         try fixedLawReproducesSGD(Float.self)
+        try fixedLawReproducesSGD(Float16.self)
     }
 
     /// §9.5 for one tiny layer, k = 4 (a real Jordan block λ = 0.5 of size 2 with the old-neighbour
