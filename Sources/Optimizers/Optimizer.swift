@@ -23,6 +23,13 @@ public struct OptimizerEvent: Sendable, Hashable, CustomStringConvertible {
         case stagnation
         case invertibility
         case zeroNormDivision = "zero-norm-division"
+        // MKOR/RLLC
+        /// Sherman–Morrison denominator ≤ 1 (impossible for an SPD factor), non-finite, or overflowed (§8.8, §10.3).
+        case shermanMorrisonDenominator = "sm-denominator"
+        /// MKOR-H switched permanently to the first-order optimizer (§8.7).
+        case hybridSwitch = "mkor-h-switch"
+        /// A Gram matrix whose condition number exceeds 1/u of its type (RLLC κ(MᵀM), §9.7).
+        case illConditioned = "ill-conditioned"
     }
     public let kind: Kind
     public let step: Int

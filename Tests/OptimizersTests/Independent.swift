@@ -47,3 +47,21 @@ enum Independent {
         return (abar, ghat, grad, w)
     }
 }
+
+// MKOR/RLLC helpers (appended).
+extension Independent {
+    /// Whether sym(X) is positive definite: every pivot of Gaussian elimination without pivoting is
+    /// > 0 (Sylvester's criterion through the LDLᵀ pivots), evaluated in T (MPFR-256 in the tests).
+    static func isPositiveDefinite<T: Scalar>(_ x: Matrix<T>) -> Bool {
+        let n = x.rows
+        var a = Matrix<T>(rows: n, columns: n) { i, j in (x[i, j] + x[j, i]) / 2 }
+        for c in 0..<n {
+            guard a[c, c] > 0 else { return false }
+            for r in (c + 1)..<max(c + 1, n) {
+                let f = a[r, c] / a[c, c]
+                for j in c..<n { a[r, j] -= f * a[c, j] }
+            }
+        }
+        return true
+    }
+}
