@@ -7,18 +7,30 @@ import Optimizers
 public final class ErasedOptimizer<P: PrecisionPolicy> {
     public let name: String
     public let constants: RoundedConstants
-    private let stepper: (inout [Matrix<P.Weights>], [LayerStatistics<P.Weights>], Int) throws(ShapeError) -> StepReport
+    private let stepper: (inout [Matrix<P.Weights>], [LayerStatistics<P.Weights>], Int, Double) throws(ShapeError) -> StepReport
 
     public init<O: Optimizer>(_ optimizer: O) where O.Policy == P {
         var o = optimizer
         name = o.name
         constants = o.constants
-        stepper = { (w: inout [Matrix<P.Weights>], l: [LayerStatistics<P.Weights>], t: Int) throws(ShapeError) -> StepReport in
+        stepper = { (w: inout [Matrix<P.Weights>], l: [LayerStatistics<P.Weights>], t: Int, _: Double) throws(ShapeError) -> StepReport in
             try o.step(weights: &w, layers: l, step: t)
         }
     }
 
-    public func step(weights: inout [Matrix<P.Weights>], layers: [LayerStatistics<P.Weights>], step t: Int) throws(ShapeError) -> StepReport {
-        try stepper(&weights, layers, t)
+    /// MKOR-H decides its switch from the losses (§8.7), which the optimizer protocol does not pass.
+    init(_ optimizer: MKOR<P>, observesLoss: Bool) {
+        var o = optimizer
+        name = o.name
+        constants = o.constants
+        stepper = { (w: inout [Matrix<P.Weights>], l: [LayerStatistics<P.Weights>], t: Int, loss: Double) throws(ShapeError) -> StepReport in
+            if observesLoss { o.observe(loss: loss) }
+            return try o.step(weights: &w, layers: l, step: t)
+        }
+    }
+
+    /// One step; `loss` is the batch loss of this step, in Double (used only by loss-aware methods).
+    public func step(weights: inout [Matrix<P.Weights>], layers: [LayerStatistics<P.Weights>], step t: Int, loss: Double) throws(ShapeError) -> StepReport {
+        try stepper(&weights, layers, t, loss)
     }
 }

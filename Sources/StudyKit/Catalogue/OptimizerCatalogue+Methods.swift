@@ -38,6 +38,62 @@ public enum OptimizerCatalogue {
          .flag("normalize_lr_cov", \.normalizeFactorLearningRate), .flag("expensive_monitors", \.expensiveMonitors)]
     }
 
+    /// MKOR (§8): the factor options plus the inner optimizer's learning rate, momentum and decay.
+    static func mkorParameters<P: PrecisionPolicy>(_: P.Type) -> [Hyperparameter<MKOR<P>.Hyperparameters>] {
+        @Sendable func inner(_ h: inout MKOR<P>.Hyperparameters, _ edit: (inout SGD<P>.Hyperparameters) -> Void, _ editAdam: (inout Adam<P>.Hyperparameters) -> Void) {
+            switch h.inner {
+            case .sgd(var s): edit(&s); h.inner = .sgd(s)
+            case .adam(var a): editAdam(&a); h.inner = .adam(a)
+            }
+        }
+        return [.choice("variant", \.variant, MKORVariant.self), .integer("inverse_interval", \.inverseInterval, 1...100_000),
+         .integer("warmup_steps", \.warmupSteps, 0...100_000), .optionalNumber("clipping_value", \.clippingValue, 0...1e12),
+         .number("stat_decay", \.statDecay, 0...1), .choice("reset_mode", \.resetMode, MKORResetMode.self),
+         .number("reset_threshold", \.resetThreshold, 0...1e12),
+         .custom("inner", .choice(["sgd", "adam"])) { h, v in
+             if case .text("adam") = v, case .sgd(let s) = h.inner {
+                 var a = Adam<P>.Hyperparameters(); a.learningRate = s.learningRate; a.weightDecay = s.weightDecay; h.inner = .adam(a)
+             } },
+         .custom("learning_rate", .number(0...1e6)) { h, v in if case .number(let x) = v { inner(&h, { $0.learningRate = x }, { $0.learningRate = x }) } },
+         .custom("momentum", .number(0...1)) { h, v in if case .number(let x) = v { inner(&h, { $0.momentum = x }, { $0.beta1 = x }) } },
+         .custom("weight_decay", .number(0...1e3)) { h, v in if case .number(let x) = v { inner(&h, { $0.weightDecay = x }, { $0.weightDecay = x }) } },
+         .custom("hybrid", .flag) { h, v in if case .flag(let b) = v { h.hybrid = b ? MKORHybridRule() : nil } },
+         .flag("expensive_monitors", \.expensiveMonitors)]
+    }
+
+    /// The memory rules a study may name for RLLC (§9.4), with μ the eigenvalue (or radius) and φ the angle.
+    static let rllcRules = ["heavy-ball", "nesterov", "jordan2", "jordan3", "complex-pair", "jordan2+complex-pair"]
+
+    struct RLLCSettings { var rule = "nesterov"; var mu = 0.9; var angle = 0.3; var h: RLLC<Uniform<Double>>.Hyperparameters = .init() }
+
+    static func rllcParameters<P: PrecisionPolicy>(_: P.Type) -> [Hyperparameter<RLLC<P>.Hyperparameters>] {
+        [.number("learning_rate", \.learningRate, 0...1e6), .number("law_rate", \.lawRate, 0...1e6), .number("ridge", \.ridge, 0...1),
+         .optionalNumber("correction_cap", \.correctionCap, 0...1e12), .flag("expensive_monitors", \.expensiveMonitors)]
+    }
+
+    /// Builds the RLLC rule and its initial law from `rule`, `mu` and `angle`: the law generalises the
+    /// fixed method (heavy ball `(1)`, Nesterov `(μ, 1)`); for chains and pairs it starts on the first unit.
+    static func rllcRule(_ v: [String: HyperparameterValue]) throws(OptimizerConfigurationError) -> (MemoryRule, [Double]) {
+        var name = "nesterov", mu = 0.9, angle = 0.3
+        if case .text(let s)? = v["rule"] { name = s }
+        if case .number(let x)? = v["mu"] { mu = x }
+        if case .number(let x)? = v["angle"] { angle = x }
+        switch name {
+        case "heavy-ball": return (try .heavyBall(mu), [1])
+        case "jordan2": return (try .blocks([.jordan(eigenvalue: mu, size: 2)]), [1, 0])
+        case "jordan3": return (try .blocks([.jordan(eigenvalue: mu, size: 3)]), [1, 0, 0])
+        case "complex-pair": return (try .blocks([.complexPair(radius: mu, angle: angle)]), [1, 0])
+        case "jordan2+complex-pair": return (try .blocks([.jordan(eigenvalue: mu, size: 2), .complexPair(radius: mu, angle: angle)]), [1, 0, 0, 0])
+        default: return (try .nesterov(mu), [mu, 1])
+        }
+    }
+
+    static var rllcDescriptors: [ParameterDescriptor] {
+        rllcParameters(Probe.self).map(\.descriptor) + [
+            ParameterDescriptor(key: "rule", kind: .choice(rllcRules)), ParameterDescriptor(key: "mu", kind: .number(0...0.999999)),
+            ParameterDescriptor(key: "angle", kind: .number(0...3.15))]
+    }
+
     public static let descriptors: [OptimizerDescriptor] = [
         .init(name: "sgd", summary: "SGD (§3.1), momentum 0", parameters: sgdParameters(Probe.self).map(\.descriptor)),
         .init(name: "momentum", summary: "heavy-ball SGD (§3.1), momentum 0.9", parameters: sgdParameters(Probe.self).map(\.descriptor)),
@@ -47,13 +103,16 @@ public enum OptimizerCatalogue {
         .init(name: "kfac", summary: "KFAC (§4); variant kfac-f (default), kfac-e, kfac-i", parameters: kfacParameters(Probe.self).map(\.descriptor)),
         .init(name: "singd", summary: "SINGD (§5), dense factors unless `structure` says otherwise", parameters: singdParameters(Probe.self).map(\.descriptor)),
         .init(name: "ikfac", summary: "IKFAC (§5.5): SINGD with kfac_like, α1 = 0", parameters: singdParameters(Probe.self).map(\.descriptor)),
+        .init(name: "mkor", summary: "MKOR (§8), reference-code variant unless `variant` says mkor-ema", parameters: mkorParameters(Probe.self).map(\.descriptor)),
+        .init(name: "rllc", summary: "dynamic memory with retrospective learning-law correction (§9)", parameters: rllcDescriptors),
     ]
 
     public static var names: [String] { descriptors.map(\.name) }
     public static func descriptor(named name: String) -> OptimizerDescriptor? { descriptors.first { $0.name == name } }
 
     /// Builds the optimizer of `config` for policy `P` (the config was validated at parse time).
-    public static func make<P: PrecisionPolicy>(_ config: OptimizerConfig, settings: ArithmeticSettings, policy: P.Type) -> ErasedOptimizer<P> {
+    /// Throws when the combination of values is invalid for the optimizer (checked at parse time too).
+    public static func make<P: PrecisionPolicy>(_ config: OptimizerConfig, settings: ArithmeticSettings, policy: P.Type) throws(OptimizerConfigurationError) -> ErasedOptimizer<P> {
         let v = config.parameters
         switch config.method {
         case "sgd", "momentum", "nesterov":
@@ -73,6 +132,16 @@ public enum OptimizerCatalogue {
             h.kfacLike = config.method == "ikfac"
             applying(singdParameters(P.self), v, to: &h)
             return ErasedOptimizer(SINGD<P>(h, settings: settings))
+        case "mkor":
+            var h = MKOR<P>.Hyperparameters()
+            applying(mkorParameters(P.self), v, to: &h)
+            let o = try MKOR<P>(h, settings: settings)
+            return ErasedOptimizer(o, observesLoss: h.hybrid != nil)
+        case "rllc":
+            var h = RLLC<P>.Hyperparameters()
+            applying(rllcParameters(P.self), v, to: &h)
+            (h.rule, h.initialLaw) = try rllcRule(v)
+            return ErasedOptimizer(try RLLC<P>(h, settings: settings))
         default:
             preconditionFailure("unvalidated optimizer \(config.method)")
         }

@@ -178,6 +178,11 @@ public enum StudyParser {
             }
             let swept = axes.filter { $0.1.count > 1 }.map(\.0)
             for c in combos {
+                do { _ = try OptimizerCatalogue.make(OptimizerConfig(method: method, label: label, parameters: c),
+                                                     settings: .init(), policy: OptimizerCatalogue.Probe.self) } catch {
+                    throw StudyError(file: file, field: path, value: c.keys.sorted().map { "\($0) = \(c[$0]!)" }.joined(separator: ", "),
+                                     reason: "invalid \(method) configuration: \(error)")
+                }
                 let suffix = swept.map { "\($0)=\(c[$0]!)" }.joined(separator: " ")
                 out.append(OptimizerConfig(method: method, label: suffix.isEmpty ? label : "\(label) \(suffix)", parameters: c))
             }

@@ -47,7 +47,7 @@ struct TrainingVisitor: PolicyVisitor {
         let accumulation = try AccumulationModel(name: spec.accumulation)
         let settings = ArithmeticSettings(accumulation: accumulation, elementwise: ElementwiseModel(rawValue: spec.elementwise)!)
         var net = MLP<W>(spec: job.data.network, seed: UInt64(job.seed), accumulation: accumulation)
-        let optimizer = OptimizerCatalogue.make(job.optimizer, settings: settings, policy: P.self)
+        let optimizer = try OptimizerCatalogue.make(job.optimizer, settings: settings, policy: P.self)
         let schedule = try BatchSchedule(sampleCount: job.data.train.sampleCount, batchSize: spec.batchSize, seed: UInt64(job.seed))
         var result = CellResult(key: job.key, optimizer: job.optimizer.label, method: job.optimizer.method, precision: job.precision,
                                 seed: job.seed, parameters: job.optimizer.parameters.mapValues(\.description),
@@ -90,7 +90,7 @@ struct TrainingVisitor: PolicyVisitor {
                 diverge(t, "loss \(NumberText.short(loss)) above \(NumberText.short(spec.divergenceFactor))× the initial \(NumberText.short(initialLoss))"); break
             }
             let report: StepReport
-            do { report = try optimizer.step(weights: &net.weights, layers: backward.layers, step: t) } catch {
+            do { report = try optimizer.step(weights: &net.weights, layers: backward.layers, step: t, loss: loss) } catch {
                 throw StudyError(file: job.spec.problem.dataset, field: "optimizer", value: job.optimizer.label, reason: "\(error)")
             }
             result.stepsCompleted = t
@@ -148,7 +148,7 @@ struct ReferenceVisitor: PolicyVisitor {
         typealias W = P.Weights
         let settings = ArithmeticSettings(accumulation: .perOperation, elementwise: .perOperation)
         var net = MLP<W>(spec: data.network, seed: UInt64(seed), accumulation: .perOperation)
-        let opt = OptimizerCatalogue.make(optimizer, settings: settings, policy: P.self)
+        let opt = try OptimizerCatalogue.make(optimizer, settings: settings, policy: P.self)
         let schedule = try BatchSchedule(sampleCount: data.train.sampleCount, batchSize: spec.batchSize, seed: UInt64(seed))
         var out = ReferenceTrajectory(bits: spec.referenceBits, weights: [], losses: [], divergenceStep: nil)
         for t in 1...max(1, spec.referenceSteps) {
@@ -157,7 +157,7 @@ struct ReferenceVisitor: PolicyVisitor {
             let loss = b.loss.doubleValue
             out.losses.append(loss)
             guard loss.isFinite else { out.divergenceStep = t; break }
-            let report = try opt.step(weights: &net.weights, layers: b.layers, step: t)
+            let report = try opt.step(weights: &net.weights, layers: b.layers, step: t, loss: loss)
             if report.aborted || net.weights.contains(where: { !$0.isFinite }) { out.divergenceStep = t; break }
             out.weights.append(net.weights.flatMap { $0.elements.map(\.doubleValue) })
         }
