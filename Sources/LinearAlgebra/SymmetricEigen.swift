@@ -6,9 +6,20 @@ public struct SymmetricEigen<T: Scalar>: Sendable {
     public var values: [T]
     /// Eigenvectors as columns, each with its largest-magnitude entry positive (canonical signs).
     public var vectors: Matrix<T>
-    /// Jacobi sweeps used.
+    /// Jacobi sweeps used (0 for LAPACK).
     public var sweeps: Int
-    public init(values: [T], vectors: Matrix<T>, sweeps: Int) { self.values = values; self.vectors = vectors; self.sweeps = sweeps }
+    /// The implementation that produced this decomposition (`.generic` or `.lapack`).
+    public var method: FactorizationMethod
+    public init(values: [T], vectors: Matrix<T>, sweeps: Int, method: FactorizationMethod = .generic) {
+        self.values = values; self.vectors = vectors; self.sweeps = sweeps; self.method = method
+    }
+}
+
+/// LAPACK's `?syevd` did not converge (`info > 0`): a result to record (§1.4), never a crash.
+public struct EigenFailure: Error, Sendable, Hashable, CustomStringConvertible {
+    public let info: Int
+    public init(info: Int) { self.info = info }
+    public var description: String { "symmetric eigensolver failed to converge (LAPACK info \(info))" }
 }
 
 extension Matrix {
@@ -55,11 +66,45 @@ extension Matrix {
         let order = (0..<n).sorted { a[$0, $0] < a[$1, $1] || (a[$0, $0] == a[$1, $1] && $0 < $1) }
         var vectors = Matrix(rows: n, columns: n)
         for (newColumn, old) in order.enumerated() {
-            var big = 0
-            for k in 0..<n where q[k, old].magnitude > q[big, old].magnitude { big = k }
-            let flip = q[big, old] < 0
-            for k in 0..<n { vectors[k, newColumn] = flip ? -q[k, old] : q[k, old] }
+            for k in 0..<n { vectors[k, newColumn] = q[k, old] }
         }
-        return SymmetricEigen(values: order.map { a[$0, $0] }, vectors: vectors, sweeps: sweep)
+        return SymmetricEigen(values: order.map { a[$0, $0] }, vectors: vectors.withCanonicalColumnSigns(), sweeps: sweep)
+    }
+
+    /// Each column negated if needed so that its largest-magnitude entry (the first one on ties) is
+    /// positive: the canonical signs shared by the Jacobi and LAPACK paths, so they can be compared.
+    @inlinable
+    public func withCanonicalColumnSigns() -> Matrix {
+        var r = self
+        for c in 0..<columns {
+            var big = 0
+            for k in 0..<rows where self[k, c].magnitude > self[big, c].magnitude { big = k }
+            if rows > 0 && self[big, c] < 0 { for k in 0..<rows { r[k, c] = -self[k, c] } }
+        }
+        return r
+    }
+
+    /// Symmetric eigendecomposition of `sym(A)` with a choice of implementation (ALGORITHMS.md K2).
+    ///
+    /// LAPACK `ssyevd`/`dsyevd` (divide and conquer, one OpenBLAS thread, workspace query) when `T` is
+    /// Float or Double and `method` allows it; cyclic Jacobi (`symmetricEigen(maxSweeps:)`) otherwise.
+    /// Both are backward stable (`Q̂ diag(d̂) Q̂ᵀ = A + E`, `‖E‖ ≤ p(n)·u·‖A‖`), return ascending values and
+    /// canonically signed vectors. A non-finite input is never passed to LAPACK (its behaviour on NaN is
+    /// unspecified): the Jacobi path stops at once and returns the non-finite diagonal for the caller to
+    /// report. LAPACK non-convergence (`info > 0`) is returned as `.failure`.
+    @inlinable
+    public func symmetricEigen(method: FactorizationMethod, maxSweeps: Int = 60) throws(ShapeError) -> Result<SymmetricEigen<T>, EigenFailure> {
+        let s = try symmetrized()
+        guard method.usesLAPACK(for: T.self), rows > 0, s.isFinite else { return .success(try s.symmetricEigen(maxSweeps: maxSweeps)) }
+        let n = rows
+        let values: [T], vectors: [T], info: Int
+        if T.self == Double.self {
+            let r = LAPACK.symmetricEigen(s.storage as! [Double], n: n); values = r.values as! [T]; vectors = r.vectors as! [T]; info = r.info
+        } else {
+            let r = LAPACK.symmetricEigen(s.storage as! [Float], n: n); values = r.values as! [T]; vectors = r.vectors as! [T]; info = r.info
+        }
+        guard info == 0 else { return .failure(EigenFailure(info: info)) }
+        let q = try! Matrix(rows: n, columns: n, elements: vectors)
+        return .success(SymmetricEigen(values: values, vectors: q.withCanonicalColumnSigns(), sweeps: 0, method: .lapack))
     }
 }
