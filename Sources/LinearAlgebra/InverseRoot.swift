@@ -190,7 +190,7 @@ extension Matrix {
         let e: SymmetricEigen<T>
         switch try symmetricEigen(method: method) {
         case .success(let v): e = v
-        case .failure: return InverseRoot(root: .identity(n), outcome: .eigenFailure, ridge: .nan)
+        case .failure(let f): return InverseRoot(root: .identity(n), outcome: f.nonFiniteInput ? .nonFinite : .eigenFailure, ridge: .nan)
         }
         let minimum = e.values.first!, maximum = e.values.last!
         var clamped = 0

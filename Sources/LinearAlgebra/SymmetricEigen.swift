@@ -15,11 +15,17 @@ public struct SymmetricEigen<T: Scalar>: Sendable {
     }
 }
 
-/// LAPACK's `?syevd` did not converge (`info > 0`): a result to record (§1.4), never a crash.
+/// The eigensolver could not produce a decomposition: LAPACK's `?syevd` did not converge (`info > 0`),
+/// or the input held a non-finite value. A result to record (§1.4), never a crash.
 public struct EigenFailure: Error, Sendable, Hashable, CustomStringConvertible {
+    /// LAPACK's `info` (0 when the input was non-finite and no solver ran).
     public let info: Int
-    public init(info: Int) { self.info = info }
-    public var description: String { "symmetric eigensolver failed to converge (LAPACK info \(info))" }
+    public let nonFiniteInput: Bool
+    public init(info: Int, nonFiniteInput: Bool = false) { self.info = info; self.nonFiniteInput = nonFiniteInput }
+    public var description: String {
+        nonFiniteInput ? "symmetric eigensolver input holds a non-finite value"
+            : "symmetric eigensolver failed to converge (LAPACK info \(info))"
+    }
 }
 
 extension Matrix {
@@ -89,13 +95,14 @@ extension Matrix {
     /// LAPACK `ssyevd`/`dsyevd` (divide and conquer, one OpenBLAS thread, workspace query) when `T` is
     /// Float or Double and `method` allows it; cyclic Jacobi (`symmetricEigen(maxSweeps:)`) otherwise.
     /// Both are backward stable (`Q̂ diag(d̂) Q̂ᵀ = A + E`, `‖E‖ ≤ p(n)·u·‖A‖`), return ascending values and
-    /// canonically signed vectors. A non-finite input is never passed to LAPACK (its behaviour on NaN is
-    /// unspecified): the Jacobi path stops at once and returns the non-finite diagonal for the caller to
-    /// report. LAPACK non-convergence (`info > 0`) is returned as `.failure`.
+    /// canonically signed vectors. A non-finite input is a `.failure` on both paths (never passed to
+    /// LAPACK, whose behaviour on NaN is unspecified; Jacobi would stop at once and return the finite
+    /// diagonal, which hides the problem). LAPACK non-convergence (`info > 0`) is a `.failure` too.
     @inlinable
     public func symmetricEigen(method: FactorizationMethod, maxSweeps: Int = 60) throws(ShapeError) -> Result<SymmetricEigen<T>, EigenFailure> {
         let s = try symmetrized()
-        guard method.usesLAPACK(for: T.self), rows > 0, s.isFinite else { return .success(try s.symmetricEigen(maxSweeps: maxSweeps)) }
+        guard s.isFinite else { return .failure(EigenFailure(info: 0, nonFiniteInput: true)) }
+        guard method.usesLAPACK(for: T.self), rows > 0 else { return .success(try s.symmetricEigen(maxSweeps: maxSweeps)) }
         let n = rows
         let values: [T], vectors: [T], info: Int
         if T.self == Double.self {
