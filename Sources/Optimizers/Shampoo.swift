@@ -24,7 +24,8 @@ import Networks
 /// quirk), `variant = .paper` (§6.1: sums from `εI`, exact roots of `L` without the relative ridge,
 /// no grafting, momentum, Nesterov or weight decay: `W ← W − η L̂GR̂` from step 1).
 /// Intervals follow the reference (`t mod T = 0`, so with T > 1 the first refresh is at t = T and the
-/// roots are I before it). The ridge goes on a copy, never into L, R (K3). The whole augmented W is one
+/// roots are I before it). The ridge goes on a copy, never into L, R (K3), unless `ridgeInPlace` asks for
+/// the reference's in-place accumulation. The whole augmented W is one
 /// matrix: no blocking, no shape merging (§6.3 (H)).
 ///
 /// Precision policy: L, R in `Factors` (initial `matrix_eps·I` rounded there, so it is 0 in fp16);
@@ -35,7 +36,7 @@ import Networks
 ///
 /// Monitors (§6.6), per layer: `max_abs_L`, `max_abs_R`; at root refreshes `newton_iterations_L`,
 /// `newton_error_L`, `power_lambda_max_L` (Newton) or `clamped_eigenvalues_L`, `min_eigenvalue_L`
-/// (eigen), and with `expensiveMonitors` `root_residual_L` (= rootRes(L̂, L + ridge, p)), `sym_err_root_L`,
+/// (eigen), `ridge_L` (the ridge actually added: 0 in fp16 where 1e-12·λ_max underflows), and with `expensiveMonitors` `root_residual_L` (= rootRes(L̂, L + ridge, p)), `sym_err_root_L`,
 /// `lambda_min_L`, `lambda_max_L`, `kappa_L` (of L + ridge, in Double); the same for R; every step
 /// `graft_ratio` (‖D_g‖/‖D‖ before grafting), `cos_direction_gradient`, `newton_guard_stops` (cumulative).
 /// Events: `newton-divergence-guard`, `newton-iteration-cap`, `eigenvalue-clamped`, `non-finite`,
@@ -86,6 +87,9 @@ public struct Shampoo<Policy: PrecisionPolicy>: Optimizer {
         public var eigenMethod: FactorizationMethod = .generic
         public var newtonMaxIterations = 100
         public var newtonTolerance = 1e-6
+        /// Fidelity switch (K3 quirk): add the root's ridge `ε·λ_max` into the stored L, R after each
+        /// refresh, as the reference does in place (so it accumulates). Off: the ridge goes on a copy.
+        public var ridgeInPlace = false
         /// Seeds the power iterations (one stream per layer, side and step).
         public var seed: UInt64 = 0
         /// What to do when a root is unusable (non-finite, eigensolver failure). `.increaseDamping` is
@@ -245,8 +249,14 @@ public struct Shampoo<Policy: PrecisionPolicy>: Optimizer {
     /// Step 4 for both sides of layer `l`, with the outcome turned into monitors, events and the fallback.
     mutating func refreshRoots(layer l: Int, step t: Int, report: inout StepReport) {
         var usable = true
-        if let x = root(of: statisticsL[l], side: "L", layer: l, step: t, report: &report) { rootsL[l] = x } else { usable = false }
-        if let x = root(of: statisticsR[l], side: "R", layer: l, step: t, report: &report) { rootsR[l] = x } else { usable = false }
+        if let (x, ridge) = root(of: statisticsL[l], side: "L", layer: l, step: t, report: &report) {
+            rootsL[l] = x
+            if hyperparameters.ridgeInPlace { statisticsL[l] = statisticsL[l].addingToDiagonal(F(ridge)) }
+        } else { usable = false }
+        if let (x, ridge) = root(of: statisticsR[l], side: "R", layer: l, step: t, report: &report) {
+            rootsR[l] = x
+            if hyperparameters.ridgeInPlace { statisticsR[l] = statisticsR[l].addingToDiagonal(F(ridge)) }
+        } else { usable = false }
         guardStops[l] += report.events.filter { $0.kind == .newtonDivergenceGuard && $0.layer == l && $0.step == t }.count
         if usable { rawLayers.remove(l); return }
         switch hyperparameters.fallback {
@@ -261,8 +271,8 @@ public struct Shampoo<Policy: PrecisionPolicy>: Optimizer {
         }
     }
 
-    /// The inverse p-th root of one statistics matrix (K3), or nil when it is unusable.
-    func root(of statistic: Matrix<F>, side: String, layer l: Int, step t: Int, report: inout StepReport) -> Matrix<I>? {
+    /// The inverse p-th root of one statistics matrix (K3) and the ridge it used, or nil when it is unusable.
+    func root(of statistic: Matrix<F>, side: String, layer l: Int, step t: Int, report: inout StepReport) -> (Matrix<I>, Double)? {
         let h = hyperparameters, acc = settings.accumulation
         let paper = h.variant == .paper
         let m: Matrix<I> = convert(statistic)
@@ -297,6 +307,7 @@ public struct Shampoo<Policy: PrecisionPolicy>: Optimizer {
         case .converged, .scalarIdentity: break
         }
         guard r.isUsable else { return nil }
+        report.monitor("ridge_\(side)", layer: l, r.ridge)
         if h.expensiveMonitors {
             let mr = m.converted(to: Double.self).addingToDiagonal(r.ridge)
             let health = MatrixHealth(mr)
@@ -306,6 +317,6 @@ public struct Shampoo<Policy: PrecisionPolicy>: Optimizer {
             report.monitor("lambda_max_\(side)", layer: l, health.lambdaMax)
             report.monitor("kappa_\(side)", layer: l, health.conditionNumber)
         }
-        return r.root
+        return (r.root, r.ridge)
     }
 }

@@ -129,6 +129,32 @@ import Optimizers
     }
 }
 
+@Suite struct ShampooFidelitySwitches {
+    /// `ridgeInPlace` (K3 quirk): the reported ridges accumulate on the stored diagonal and nowhere else.
+    /// Off-diagonals are bit-identical to the copy-ridge run; each diagonal differs by r₁ + r₂ up to the
+    /// rounding of the two extra additions and of the later sums (≤ 4u·|L_ii|).
+    @Test func ridgeInPlaceAccumulatesOnTheDiagonal() throws {
+        var on = Shampoo<Uniform<Double>>.Hyperparameters(); on.ridgeInPlace = true; on.matrixEpsilon = 1e-3
+        var off = on; off.ridgeInPlace = false
+        var a = Shampoo<Uniform<Double>>(on), b = Shampoo<Uniform<Double>>(off)
+        let x = Independent.layer(dOut: 3, dIn: 4, n: 5, seed: 140)
+        var wa = [x.w], wb = [x.w]
+        var ridges = 0.0
+        for t in 1...2 {
+            let stats = [LayerStatistics(inputs: x.abar, outputGradients: x.ghat, gradient: x.grad)]
+            let report = try a.step(weights: &wa, layers: stats, step: t)
+            ridges += report.monitors.first { $0.name == "ridge_L" }!.value
+            _ = try b.step(weights: &wb, layers: stats, step: t)
+        }
+        let la = a.statisticsL[0], lb = b.statisticsL[0]
+        for i in 0..<3 { for j in 0..<3 {
+            if i != j { #expect(la[i, j].bitPattern == lb[i, j].bitPattern) }
+            else { #expect(abs((la[i, i] - lb[i, i]) - ridges) <= 4 * Double.unitRoundoff * abs(la[i, i]), "diagonal \(i)") }
+        } }
+        #expect(ridges > 0)
+    }
+}
+
 @Suite struct ShampooEvents {
     static func layer(seed: UInt64) -> LayerStatistics<Double> {
         let x = Independent.layer(dOut: 4, dIn: 5, n: 6, seed: seed)
