@@ -38,6 +38,35 @@ extension Matrix {
         return .success(l)
     }
 
+    /// Cholesky with a choice of implementation (`FactorizationMethod`): LAPACK `spotrf`/`dpotrf` on one
+    /// OpenBLAS thread when `T` is Float or Double and `method` allows it, the generic `cholesky(accumulation:)`
+    /// otherwise (`accumulation` applies to the generic path only; LAPACK's summation order is its own).
+    ///
+    /// Both paths read only the lower triangle and satisfy Higham Thm 10.3 (`|ΔA| ≤ γ_{n+1}|L̂||L̂ᵀ|` holds
+    /// for any summation order). Breakdown is a result: LAPACK's `info = k > 0` becomes
+    /// `CholeskyFailure(pivotIndex: k − 1)` with the non-positive pivot OpenBLAS leaves on the diagonal;
+    /// a non-finite input, which `?potrf` does not detect (`NaN ≤ 0` is false), fails at the first row
+    /// whose factor is non-finite, as in the generic path.
+    @inlinable
+    public func cholesky(method: FactorizationMethod, accumulation: AccumulationModel = .perOperation) throws(ShapeError) -> Result<Matrix, CholeskyFailure> {
+        guard isSquare else { throw ShapeError(operation: "cholesky", detail: "matrix is \(rows)×\(columns), not square") }
+        guard method.usesLAPACK(for: T.self), rows > 0 else { return try cholesky(accumulation: accumulation) }
+        let n = rows
+        let factor: [T], info: Int
+        if T.self == Double.self {
+            let r = LAPACK.cholesky(storage as! [Double], n: n); factor = r.factor as! [T]; info = r.info
+        } else {
+            let r = LAPACK.cholesky(storage as! [Float], n: n); factor = r.factor as! [T]; info = r.info
+        }
+        if info > 0 {
+            return .failure(CholeskyFailure(pivotIndex: info - 1, pivotValue: factor[(info - 1) * n + info - 1].doubleValue))
+        }
+        for i in 0..<n where !(0...i).allSatisfy({ factor[i * n + $0].isFinite }) {
+            return .failure(CholeskyFailure(pivotIndex: i, pivotValue: factor[i * n + i].doubleValue))
+        }
+        return .success(try! Matrix(rows: n, columns: n, elements: factor))
+    }
+
     /// Solves `L X = B` (lower) or `Lᵀ X = B` (`transposed`) by substitution, sums in order under `accumulation`.
     @inlinable
     public static func solveLowerTriangular(_ l: Matrix, _ b: Matrix, transposed: Bool = false,

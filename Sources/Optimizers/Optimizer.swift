@@ -30,6 +30,13 @@ public struct OptimizerEvent: Sendable, Hashable, CustomStringConvertible {
         case hybridSwitch = "mkor-h-switch"
         /// A Gram matrix whose condition number exceeds 1/u of its type (RLLC κ(MᵀM), §9.7).
         case illConditioned = "ill-conditioned"
+        // Shampoo/Jorge
+        /// The coupled Newton inverse root (K3) stopped on its 1.2× divergence guard.
+        case newtonDivergenceGuard = "newton-divergence-guard"
+        /// The coupled Newton inverse root (K3) used all its iterations without reaching the tolerance.
+        case newtonIterationCap = "newton-iteration-cap"
+        /// Jorge's series argument has spectral radius ρ(Y) > 1, where the truncated series is not a root (§7.4).
+        case spectralRadiusAboveOne = "rho-above-one"
     }
     public let kind: Kind
     public let step: Int
