@@ -94,6 +94,26 @@ public enum OptimizerCatalogue {
             ParameterDescriptor(key: "angle", kind: .number(0...3.15))]
     }
 
+    static func shampooParameters<P: PrecisionPolicy>(_: P.Type) -> [Hyperparameter<Shampoo<P>.Hyperparameters>] {
+        [.choice("variant", \.variant, Shampoo<P>.Variant.self), .number("learning_rate", \.learningRate, 0...1e6),
+         .number("momentum", \.momentum, 0...1), .number("beta2", \.beta2, 0...1), .number("diagonal_eps", \.diagonalEpsilon, 0...1),
+         .number("matrix_eps", \.matrixEpsilon, 0...1), .number("weight_decay", \.weightDecay, 0...1e3),
+         .integer("start_preconditioning_step", \.startPreconditioningStep, 1...100_000),
+         .integer("preconditioning_compute_steps", \.preconditioningComputeSteps, 1...100_000),
+         .integer("statistics_compute_steps", \.statisticsComputeSteps, 1...100_000),
+         .choice("graft_type", \.graftType, Shampoo<P>.GraftType.self), .flag("nesterov", \.nesterov),
+         .choice("nesterov_form", \.nesterovForm, Shampoo<P>.NesterovForm.self), .choice("root_method", \.rootMethod, Shampoo<P>.RootMethod.self),
+         .integer("newton_max_iterations", \.newtonMaxIterations, 1...10_000), .number("newton_tolerance", \.newtonTolerance, 0...1),
+         .flag("ridge_in_place", \.ridgeInPlace), .choice("fallback", \.fallback, FallbackPolicy.self),
+         .flag("expensive_monitors", \.expensiveMonitors)]
+    }
+    static func jorgeParameters<P: PrecisionPolicy>(_: P.Type) -> [Hyperparameter<Jorge<P>.Hyperparameters>] {
+        [.number("learning_rate", \.learningRate, 0...1e6), .number("momentum", \.momentum, 0...1), .number("weight_decay", \.weightDecay, 0...1e3),
+         .number("beta2", \.beta2, 0...1), .choice("coefficient_rule", \.coefficientRule, Jorge<P>.CoefficientRule.self),
+         .choice("scale_mode", \.scaleMode, Jorge<P>.ScaleMode.self), .number("epsilon", \.epsilon, 1e-30...1e30),
+         .integer("preconditioner_interval", \.preconditionerInterval, 1...100_000), .flag("expensive_monitors", \.expensiveMonitors)]
+    }
+
     public static let descriptors: [OptimizerDescriptor] = [
         .init(name: "sgd", summary: "SGD (§3.1), momentum 0", parameters: sgdParameters(Probe.self).map(\.descriptor)),
         .init(name: "momentum", summary: "heavy-ball SGD (§3.1), momentum 0.9", parameters: sgdParameters(Probe.self).map(\.descriptor)),
@@ -104,6 +124,8 @@ public enum OptimizerCatalogue {
         .init(name: "singd", summary: "SINGD (§5), dense factors unless `structure` says otherwise", parameters: singdParameters(Probe.self).map(\.descriptor)),
         .init(name: "ikfac", summary: "IKFAC (§5.5): SINGD with kfac_like, α1 = 0", parameters: singdParameters(Probe.self).map(\.descriptor)),
         .init(name: "mkor", summary: "MKOR (§8), reference-code variant unless `variant` says mkor-ema", parameters: mkorParameters(Probe.self).map(\.descriptor)),
+        .init(name: "shampoo", summary: "Shampoo (§6), reference-code order; coupled-Newton roots unless root_method = eigen", parameters: shampooParameters(Probe.self).map(\.descriptor)),
+        .init(name: "jorge", summary: "Jorge (§7): inverse 4th roots updated by a quadratic series", parameters: jorgeParameters(Probe.self).map(\.descriptor)),
         .init(name: "rllc", summary: "dynamic memory with retrospective learning-law correction (§9)", parameters: rllcDescriptors),
     ]
 
@@ -132,6 +154,14 @@ public enum OptimizerCatalogue {
             h.kfacLike = config.method == "ikfac"
             applying(singdParameters(P.self), v, to: &h)
             return ErasedOptimizer(SINGD<P>(h, settings: settings))
+        case "shampoo":
+            var h = Shampoo<P>.Hyperparameters()
+            applying(shampooParameters(P.self), v, to: &h)
+            return ErasedOptimizer(Shampoo<P>(h, settings: settings))
+        case "jorge":
+            var h = Jorge<P>.Hyperparameters()
+            applying(jorgeParameters(P.self), v, to: &h)
+            return ErasedOptimizer(Jorge<P>(h, settings: settings))
         case "mkor":
             var h = MKOR<P>.Hyperparameters()
             applying(mkorParameters(P.self), v, to: &h)
