@@ -31,6 +31,13 @@ enum ExperimentSupport {
         return (num.squareRoot() / den.squareRoot()).doubleValue
     }
 
+    /// A value of any format in MPFR-256 without passing through Double when it is itself an MPFR value.
+    static func mpfr<T: Scalar>(_ x: T) -> BigFloat256 {
+        if let b = x as? BigFloat256 { return b }
+        if let b = x as? BigFloat113 { return BigFloat256(b) }
+        return BigFloat256(x.doubleValue)
+    }
+
     /// Seeded Gaussian matrix in Double.
     static func gaussian(rows: Int, columns: Int, seed: UInt64, _ label: String, scale: Double = 1) -> Matrix<Double> {
         var rng = SplitMix64.stream(seed: seed, label)

@@ -81,9 +81,9 @@ enum IKFACTracking: Experiment {
             var w = [Matrix<T>(rows: dout, columns: di)]
             let report = try opt.step(weights: &w, layers: [LayerStatistics(inputs: abar, outputGradients: ghat, gradient: grad)], step: 1)
             for e in report.events { result.events.append(EventRecord(step: 1, layer: e.layer, kind: e.kind.rawValue, detail: e.detail, value: e.value)) }
-            let k = opt.k[0].map { B($0.doubleValue) }
+            let k = opt.k[0].map { ExperimentSupport.mpfr($0) }
             let kkt = try Matrix.product(k, .none, k, .transposed, accumulation: .perOperation)
-            let ab = abar.map { B($0.doubleValue) }
+            let ab = abar.map { ExperimentSupport.mpfr($0) }
             let aB = try Matrix.product(ab, .none, ab, .transposed, accumulation: .perOperation).map { $0 / B(Double(n)) }
             let s1 = try Matrix<B>.identity(di).scaled(by: (1 - B(beta1)) * (1 - B(lambda))).adding(aB.scaled(by: B(beta1)))
             switch try s1.dampedSPDInverse(damping: B(lambda)) {
