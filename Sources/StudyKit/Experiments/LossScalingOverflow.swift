@@ -184,13 +184,15 @@ enum LossScalingOverflow: Experiment {
         let evidence = "\(comparisons - disagreements - bandCount) of \(comparisons) (step, layer, tensor) batch contributions overflowed exactly when (S·max|entry|)² exceeded the factor format's maximum (\(disagreements) disagreements, \(bandCount) in the [65504, 65520) rounding band); unscale-after overflowed at S ∈ {\(afterOverflow.sorted().map(NumberText.short).joined(separator: ", "))}; \(cleanOverflow) unscale-before/fp32-factors cells overflowed; Adam ε = \(Fmt.sig(eReq)) stored in fp16 = \(Fmt.sig(e16))."
         var plot = ScatterPlot(title: "Largest squared stored entry per step and tensor, by loss scale", xLabel: "loss scale S", yLabel: "(max |stored entry|)²", logX: true, logY: true)
         for k in points.keys.sorted() { plot.series.append((k, points[k]!.filter { $0.1.isFinite && $0.1 > 0 })) }
+        let scalesSeen = Set(cells.compactMap { Double($0.parameters["scale"] ?? "") }).sorted()
+        plot.series.append(("fp16 maximum 65504", scalesSeen.map { ($0, 65504) }))
         let setup = """
         ## Setting
 
         \(p.map { "MLP \($0.widths.map(String.init).joined(separator: "-")) (tanh, cross-entropy, seeded weights held fixed), \($0.steps) steps with a new seeded batch of \($0.batch) (inputs × \(Fmt.sig($0.inputScale))); β2 = \(Fmt.sig($0.beta2)), factor EMA ρ = \(Fmt.sig($0.factorDecay)). " } ?? "")\
         Backward pass in fp32 with loss scale S; the exposed Sĝ and Sg (or ĝ and g when unscaling before) are stored in fp16. \
         Predicted overflow of a batch contribution: (max |stored entry|)² > largest finite value of the factor format (65504 in fp16). \
-        Observed: a non-finite entry of G_batch or g ⊙ g. The reference line of the plot is 65504.
+        Observed: a non-finite entry of G_batch or g ⊙ g. The markers "fp16 maximum 65504" mark the threshold; overflowing points whose square is infinite are not drawn.
         """
         return StudyFindings(verdict: Verdict(reproduced: reproduced, evidence: evidence),
                              sections: [setup, "## Overflow by mode and loss scale\n\n" + table, epsSection],
