@@ -92,6 +92,24 @@ enum ScalarBenchmarks {
         }
     }
 
+    // The Swift loops, written as a kernel would be: arrays in, result array inout.
+    @inline(never)
+    static func addLoop(_ x: [BigFloat256], _ y: [BigFloat256], _ r: inout [BigFloat256]) {
+        for i in r.indices { BigFloat256.add(x[i], y[i], into: &r[i]) }
+    }
+    @inline(never)
+    static func fmaLoop(_ x: [BigFloat256], _ y: [BigFloat256], _ r: inout [BigFloat256]) {
+        for i in r.indices { r[i].formFusedMultiplyAdd(x[i], y[i]) }
+    }
+    @inline(never)
+    static func plusLoop(_ x: [BigFloat256], _ y: [BigFloat256], _ r: inout [BigFloat256]) {
+        for i in r.indices { r[i] = x[i] + y[i] }
+    }
+    @inline(never)
+    static func timesLoop(_ x: [BigFloat256], _ y: [BigFloat256], _ r: inout [BigFloat256]) {
+        for i in r.indices { r[i] = x[i] * y[i] }
+    }
+
     static func mpfrScalar(_ settings: Settings) -> [Row] {
         typealias B = BigFloat256
         let bits = 256
@@ -119,10 +137,7 @@ enum ScalarBenchmarks {
             for i in 0..<n { mpfr_add(rr.pointer + i, rx.pointer + i, ry.pointer + i, MPFR_RNDN) }
             blackHole(mpfr_get_d(rr.pointer + n / 2, MPFR_RNDN))
         }
-        let swiftAdd: () -> Void = {
-            for i in 0..<n { B.add(bx[i], by[i], into: &br[i]) }
-            blackHole(br[n / 2].doubleValue)
-        }
+        let swiftAdd: () -> Void = { addLoop(bx, by, &br); blackHole(br[n / 2].doubleValue) }
         row("in-place add `BigFloat.add(_:_:into:)`", measure(settings, [directAdd, swiftAdd]), target: 1.10, "≤ 1.10× direct")
 
         // in-place fma: r ← x·y + r
@@ -130,26 +145,17 @@ enum ScalarBenchmarks {
             for i in 0..<n { mpfr_fma(rr.pointer + i, rx.pointer + i, ry.pointer + i, rr.pointer + i, MPFR_RNDN) }
             blackHole(mpfr_get_d(rr.pointer + n / 2, MPFR_RNDN))
         }
-        let swiftFMA: () -> Void = {
-            for i in 0..<n { br[i].formFusedMultiplyAdd(bx[i], by[i]) }
-            blackHole(br[n / 2].doubleValue)
-        }
+        let swiftFMA: () -> Void = { fmaLoop(bx, by, &br); blackHole(br[n / 2].doubleValue) }
         row("in-place fma `formFusedMultiplyAdd`", measure(settings, [directFMA, swiftFMA]), target: 1.10, "≤ 1.10× direct")
 
         // value-returning: r = x + y, r = x * y (a new value per result)
-        let swiftPlus: () -> Void = {
-            for i in 0..<n { br[i] = bx[i] + by[i] }
-            blackHole(br[n / 2].doubleValue)
-        }
+        let swiftPlus: () -> Void = { plusLoop(bx, by, &br); blackHole(br[n / 2].doubleValue) }
         row("value-returning `x + y`", measure(settings, [directAdd, swiftPlus]), target: 2.0, "≤ 2× direct")
         let directMul: () -> Void = {
             for i in 0..<n { mpfr_mul(rr.pointer + i, rx.pointer + i, ry.pointer + i, MPFR_RNDN) }
             blackHole(mpfr_get_d(rr.pointer + n / 2, MPFR_RNDN))
         }
-        let swiftTimes: () -> Void = {
-            for i in 0..<n { br[i] = bx[i] * by[i] }
-            blackHole(br[n / 2].doubleValue)
-        }
+        let swiftTimes: () -> Void = { timesLoop(bx, by, &br); blackHole(br[n / 2].doubleValue) }
         row("value-returning `x * y`", measure(settings, [directMul, swiftTimes]), target: 2.0, "≤ 2× direct")
         withExtendedLifetime((rx, ry, rr)) {}
         return rows
@@ -172,13 +178,20 @@ enum ScalarBenchmarks {
     static func genericDot(_ settings: Settings) -> [Row] {
         let n = 1 << 14
         var gen = DataGenerator(seed: 0x5EED_0004)
-        let x = (0..<n).map { _ in Float(gen.uniform()) }, y = (0..<n).map { _ in Float(gen.uniform()) }
+        var x = (0..<n).map { _ in Float(gen.uniform()) }
+        let y = (0..<n).map { _ in Float(gen.uniform()) }
         precondition(x.withUnsafeBufferPointer { xb in y.withUnsafeBufferPointer { handDot(xb, $0) } }.bitPattern
                      == libraryDot(x, y).bitPattern, "hand-written and library dot must agree bit for bit")
-        let r = x.withUnsafeBufferPointer { xb in
-            y.withUnsafeBufferPointer { yb in
-                measure(settings, [{ blackHole(handDot(xb, yb)) }, { blackHole(libraryDot(x, y)) }])
-            }
+        // Each call first changes x[0] (a store the dot then reads), so the optimiser cannot hoist the
+        // (pure) dot out of the repetition loop; both bodies do the same.
+        let xm = UnsafeMutableBufferPointer<Float>.allocate(capacity: n)
+        _ = xm.initialize(from: x)
+        defer { xm.deallocate() }
+        let r = y.withUnsafeBufferPointer { yb in
+            measure(settings, [
+                { xm[0] = xm[0] + 1; blackHole(handDot(UnsafeBufferPointer(xm), yb)) },
+                { x[0] = x[0] + 1; blackHole(libraryDot(x, y)) },
+            ])
         }
         let ratio = r[1].best / r[0].best
         return [Row(issue: "2", name: "generic `Reduction.dot` per-op, Float, n = 2^14",

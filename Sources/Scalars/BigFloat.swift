@@ -167,3 +167,49 @@ extension BigFloat {
         withExtendedLifetime(box) { other.withPointer { po in _ = op(box.pointer, box.pointer, po, MPFR_RNDN) } }
     }
 }
+
+// MARK: - Matrix-product kernel
+
+/// A scalar with a dedicated kernel for the per-operation matrix product, used by
+/// `Matrix.product(…, accumulation: .perOperation)` in place of its generic loop. The kernel must give
+/// exactly the generic semantics: entry `(i, j)` is `s ← 0; s ← s + a_ik·b_kj` for `k = 0…K−1`, every
+/// product and every sum rounded to the format.
+///
+/// `op(A)(i, k) = a[i·aRow + k·aK]` and `op(B)(k, j) = b[k·bK + j·bCol]`; the result is `m × n`, row-major.
+public protocol _PerOperationProductKernel {
+    static func _perOperationProduct(m: Int, n: Int, k: Int, a: [Self], aRow: Int, aK: Int,
+                                     b: [Self], bK: Int, bCol: Int) -> [Self]
+}
+
+extension BigFloat: _PerOperationProductKernel {
+    /// The per-operation product on raw MPFR pointers: one scratch product and one running sum reused
+    /// for every entry (the generic loop allocates two MPFR numbers per multiply-add), one allocation per
+    /// result entry. Same roundings as `s = s + x * y`: `mpfr_mul` then `mpfr_add`, both to nearest at
+    /// `P.bits`, starting from +0.
+    public static func _perOperationProduct(m: Int, n: Int, k: Int, a: [BigFloat], aRow: Int, aK: Int,
+                                            b: [BigFloat], bK: Int, bCol: Int) -> [BigFloat] {
+        let s = MPFRBox(precision: P.bits), t = MPFRBox(precision: P.bits)
+        let ap = a.map { $0.box.pointer }, bp = b.map { $0.box.pointer }
+        var c = [BigFloat]()
+        c.reserveCapacity(m * n)
+        withExtendedLifetime((a, b, s, t)) {
+            ap.withUnsafeBufferPointer { apb in
+                bp.withUnsafeBufferPointer { bpb in
+                    for i in 0..<m {
+                        for j in 0..<n {
+                            mpfr_set_zero(s.pointer, 1)
+                            for kk in 0..<k {
+                                _ = mpfr_mul(t.pointer, apb[i * aRow + kk * aK], bpb[kk * bK + j * bCol], MPFR_RNDN)
+                                _ = mpfr_add(s.pointer, s.pointer, t.pointer, MPFR_RNDN)
+                            }
+                            let r = BigFloat(uninitialized: ())
+                            withExtendedLifetime(r.box) { _ = mpfr_set(r.box.pointer, s.pointer, MPFR_RNDN) }
+                            c.append(r)
+                        }
+                    }
+                }
+            }
+        }
+        return c
+    }
+}
