@@ -54,7 +54,9 @@ extension Matrix {
                             for kk in 0..<ka {
                                 let aik = ab[i * aRow + kk * aK]
                                 let bBase = kk * bK
-                                if bCol == 1 {
+                                if bCol == 1, T.self == BFloat16.self {
+                                    _bf16MultiplyAddRow(cb.baseAddress! + row, bb.baseAddress! + bBase, aik, n)
+                                } else if bCol == 1 {
                                     for j in 0..<n { cb[row + j] = cb[row + j] + aik * bb[bBase + j] }
                                 } else {
                                     for j in 0..<n { cb[row + j] = cb[row + j] + aik * bb[bBase + j * bCol] }
@@ -79,6 +81,22 @@ extension Matrix {
             }
         }
         return c
+    }
+
+    /// `c[j] ← c[j] + a·b[j]` for `j < n` in bfloat16, each product and sum rounded once to nearest even:
+    /// exactly `BFloat16`'s `+` and `*` (computed in Float, rounded by `BFloat16._roundedBits`), written on
+    /// the bit patterns so that the loop vectorises.
+    @inlinable
+    internal static func _bf16MultiplyAddRow(_ c: UnsafeMutablePointer<T>, _ b: UnsafePointer<T>, _ a: T, _ n: Int) {
+        let af = Float(unsafeBitCast(a, to: BFloat16.self))
+        let cBits = UnsafeMutableRawPointer(c).assumingMemoryBound(to: UInt16.self)
+        let bBits = UnsafeRawPointer(b).assumingMemoryBound(to: UInt16.self)
+        for j in 0..<n {
+            let p = af * Float(bitPattern: UInt32(bBits[j]) &<< 16)
+            let pr = UInt32(BFloat16._roundedBits(fromFloatBits: p.bitPattern)) &<< 16
+            let s = Float(bitPattern: UInt32(cBits[j]) &<< 16) + Float(bitPattern: pr)
+            cBits[j] = BFloat16._roundedBits(fromFloatBits: s.bitPattern)
+        }
     }
 
     /// The per-operation product through a scalar's own kernel (`_PerOperationProductKernel`).
