@@ -106,6 +106,12 @@ enum BenchmarkMain {
             out += "| \(r.issue) | \(r.name) | \(r.measured) | \(r.baseline) | \(r.ratio) | \(r.target) | \(r.verdict.rawValue) |\n"
         }
         for t in optimizerTables { out += "\n" + t }
+        out += "\n## Notes\n\n"
+        out += "- Build: `swift build -c release` with the package's default flags, i.e. the baseline x86-64 target "
+        out += "(SSE2 vectors only, no AVX2/FMA/F16C code generation even though the CPU has them).\n"
+        out += "- Rounding-kernel rows are absolute rates; the copy beside them is the memory-traffic floor for the same array, "
+        out += "measured in the same run, for context.\n"
+        out += "- Optimizer methods are one line each in `OptimizerBenchmarks.methods` (Sources/Benchmarks/OptimizerBenchmarks.swift).\n"
         return out
     }
 }

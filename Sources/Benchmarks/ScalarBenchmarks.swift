@@ -97,6 +97,27 @@ enum ScalarBenchmarks {
     static func addLoop(_ x: [BigFloat256], _ y: [BigFloat256], _ r: inout [BigFloat256]) {
         for i in r.indices { BigFloat256.add(x[i], y[i], into: &r[i]) }
     }
+    /// The same kernel over buffer pointers (element access without copying the element out of an array).
+    @inline(never)
+    static func addLoopBuffers(_ x: [BigFloat256], _ y: [BigFloat256], _ r: inout [BigFloat256]) {
+        x.withUnsafeBufferPointer { xb in
+            y.withUnsafeBufferPointer { yb in
+                r.withUnsafeMutableBufferPointer { rb in
+                    for i in 0..<rb.count { BigFloat256.add(xb[i], yb[i], into: &rb[i]) }
+                }
+            }
+        }
+    }
+    @inline(never)
+    static func fmaLoopBuffers(_ x: [BigFloat256], _ y: [BigFloat256], _ r: inout [BigFloat256]) {
+        x.withUnsafeBufferPointer { xb in
+            y.withUnsafeBufferPointer { yb in
+                r.withUnsafeMutableBufferPointer { rb in
+                    for i in 0..<rb.count { rb[i].formFusedMultiplyAdd(xb[i], yb[i]) }
+                }
+            }
+        }
+    }
     @inline(never)
     static func fmaLoop(_ x: [BigFloat256], _ y: [BigFloat256], _ r: inout [BigFloat256]) {
         for i in r.indices { r[i].formFusedMultiplyAdd(x[i], y[i]) }
@@ -138,7 +159,9 @@ enum ScalarBenchmarks {
             blackHole(mpfr_get_d(rr.pointer + n / 2, MPFR_RNDN))
         }
         let swiftAdd: () -> Void = { addLoop(bx, by, &br); blackHole(br[n / 2].doubleValue) }
-        row("in-place add `BigFloat.add(_:_:into:)`", measure(settings, [directAdd, swiftAdd]), target: 1.10, "≤ 1.10× direct")
+        row("in-place add `BigFloat.add(_:_:into:)`, array subscripts", measure(settings, [directAdd, swiftAdd]), target: 1.10, "≤ 1.10× direct")
+        let swiftAddB: () -> Void = { addLoopBuffers(bx, by, &br); blackHole(br[n / 2].doubleValue) }
+        row("in-place add `BigFloat.add(_:_:into:)`, buffer pointers", measure(settings, [directAdd, swiftAddB]), target: 1.10, "≤ 1.10× direct")
 
         // in-place fma: r ← x·y + r
         let directFMA: () -> Void = {
@@ -146,7 +169,9 @@ enum ScalarBenchmarks {
             blackHole(mpfr_get_d(rr.pointer + n / 2, MPFR_RNDN))
         }
         let swiftFMA: () -> Void = { fmaLoop(bx, by, &br); blackHole(br[n / 2].doubleValue) }
-        row("in-place fma `formFusedMultiplyAdd`", measure(settings, [directFMA, swiftFMA]), target: 1.10, "≤ 1.10× direct")
+        row("in-place fma `formFusedMultiplyAdd`, array subscripts", measure(settings, [directFMA, swiftFMA]), target: 1.10, "≤ 1.10× direct")
+        let swiftFMAB: () -> Void = { fmaLoopBuffers(bx, by, &br); blackHole(br[n / 2].doubleValue) }
+        row("in-place fma `formFusedMultiplyAdd`, buffer pointers", measure(settings, [directFMA, swiftFMAB]), target: 1.10, "≤ 1.10× direct")
 
         // value-returning: r = x + y, r = x * y (a new value per result)
         let swiftPlus: () -> Void = { plusLoop(bx, by, &br); blackHole(br[n / 2].doubleValue) }
