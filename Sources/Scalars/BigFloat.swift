@@ -36,22 +36,32 @@ public enum MPFRInfo {
     }
 }
 
-/// Owns one heap-allocated `mpfr_t`. Every C call that uses `pointer` runs inside
-/// `withExtendedLifetime(self)`: without it, the optimiser may release the box (and `mpfr_clear` the
-/// limbs) before the call that reads them, a use-after-free seen only in release builds.
+/// Owns one `mpfr_t` and its limbs in a single heap object: the `__mpfr_struct` is the header of a
+/// `ManagedBuffer` and the significand limbs are its tail elements (MPFR's custom interface,
+/// `mpfr_custom_init_set`), so a new number costs one allocation instead of three (object, struct,
+/// limbs). MPFR never reallocates the limbs of a number whose precision is not changed, and nothing
+/// here changes a precision (`mpfr_set_prec` and `mpfr_swap` must not be used on these numbers); the
+/// limbs are freed with the object, so `mpfr_clear` is not called.
+///
+/// Every C call that uses `pointer` runs inside `withExtendedLifetime(box)`: without it, the optimiser
+/// may release the box (and free the limbs) before the call that reads them, a use-after-free seen
+/// only in release builds.
 @usableFromInline
-final class MPFRBox: @unchecked Sendable {
-    @usableFromInline let pointer: UnsafeMutablePointer<__mpfr_struct>
+final class MPFRBox: ManagedBuffer<__mpfr_struct, mp_limb_t>, @unchecked Sendable {
+    /// The `mpfr_t` (the header's address: fixed for the object's lifetime).
+    @inlinable
+    var pointer: UnsafeMutablePointer<__mpfr_struct> { withUnsafeMutablePointerToHeader { $0 } }
 
-    @usableFromInline
-    init(precision: Int) {
-        pointer = .allocate(capacity: 1)
-        mpfr_init2(pointer, precision)
-    }
-
-    deinit {
-        mpfr_clear(pointer)
-        pointer.deallocate()
+    /// A new number of `precision` bits, +0.
+    @inlinable
+    static func make(precision: Int) -> MPFRBox {
+        let limbBits = MemoryLayout<mp_limb_t>.size * 8      // GMP_NUMB_BITS (no nail bits on this platform)
+        let limbs = (precision + limbBits - 1) / limbBits      // mpfr_custom_get_size(precision) / sizeof(mp_limb_t)
+        let box = unsafeDowncast(MPFRBox.create(minimumCapacity: limbs) { _ in __mpfr_struct() }, to: MPFRBox.self)
+        box.withUnsafeMutablePointers { header, limbs in
+            mpfr_custom_init_set(header, Int32(MPFR_ZERO_KIND.rawValue), 0, precision, limbs)
+        }
+        return box
     }
 }
 
@@ -71,12 +81,12 @@ public struct BigFloat<P: MPFRPrecision>: @unchecked Sendable {
     @inlinable static var precision: Int { P.bits }
 
     @inlinable
-    init(uninitialized: Void) { box = MPFRBox(precision: P.bits) }
+    init(uninitialized: Void) { box = MPFRBox.make(precision: P.bits) }
 
     @inlinable
     mutating func makeUnique() {
         if !isKnownUniquelyReferenced(&box) {
-            let fresh = MPFRBox(precision: P.bits)
+            let fresh = MPFRBox.make(precision: P.bits)
             withExtendedLifetime(box) { _ = mpfr_set(fresh.pointer, box.pointer, MPFR_RNDN) }
             box = fresh
         }
@@ -188,7 +198,7 @@ extension BigFloat: _PerOperationProductKernel {
     /// `P.bits`, starting from +0.
     public static func _perOperationProduct(m: Int, n: Int, k: Int, a: [BigFloat], aRow: Int, aK: Int,
                                             b: [BigFloat], bK: Int, bCol: Int) -> [BigFloat] {
-        let s = MPFRBox(precision: P.bits), t = MPFRBox(precision: P.bits)
+        let s = MPFRBox.make(precision: P.bits), t = MPFRBox.make(precision: P.bits)
         let ap = a.map { $0.box.pointer }, bp = b.map { $0.box.pointer }
         var c = [BigFloat]()
         c.reserveCapacity(m * n)
