@@ -46,7 +46,29 @@ enum LinearAlgebraBenchmarks {
                     verdict: g >= 50 ? .pass : .miss)]
     }
 
+    /// Bit-for-bit check that `Matrix.product(…, .perOperation)` (i-k-j loops, the bf16 row kernel, the
+    /// BigFloat kernel) equals `Reduction.dot` entry by entry, for every transpose combination.
+    static func verifyPerOperationProduct<T: Scalar>(_: T.Type, same: (T, T) -> Bool) {
+        var gen = DataGenerator(seed: 71)
+        let (m, k, n) = (7, 33, 5)
+        for (ta, tb) in [(Transpose.none, Transpose.none), (.transposed, .none), (.none, .transposed), (.transposed, .transposed)] {
+            let a = Matrix<T>(rows: ta == .none ? m : k, columns: ta == .none ? k : m) { _, _ in T(gen.uniform() * 3) }
+            let b = Matrix<T>(rows: tb == .none ? k : n, columns: tb == .none ? n : k) { _, _ in T(gen.uniform() * 3) }
+            let c = try! Matrix.product(a, ta, b, tb, accumulation: .perOperation)
+            for i in 0..<m {
+                for j in 0..<n {
+                    let d = Reduction.dot(k, { ta == .none ? a[i, $0] : a[$0, i] }, { tb == .none ? b[$0, j] : b[j, $0] },
+                                          accumulation: .perOperation)
+                    precondition(same(c[i, j], d), "per-op product ≠ dot for \(T.formatName) at (\(i), \(j)), \(ta)/\(tb)")
+                }
+            }
+        }
+    }
+
     static func bf16PerOp(_ settings: Settings) -> [Row] {
+        verifyPerOperationProduct(Float.self) { $0.bitPattern == $1.bitPattern }
+        verifyPerOperationProduct(BFloat16.self) { $0.bitPattern == $1.bitPattern }
+        verifyPerOperationProduct(BigFloat256.self) { $0 == $1 }
         let n = settings.quick ? 128 : 256
         let af = randomMatrix(n, seed: 41), bf = randomMatrix(n, seed: 42)
         let a = try! Matrix(rows: n, columns: n, elements: af.map { BFloat16($0) })

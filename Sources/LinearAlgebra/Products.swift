@@ -89,6 +89,9 @@ extension Matrix {
     @inlinable
     internal static func _bf16MultiplyAddRow(_ c: UnsafeMutablePointer<T>, _ b: UnsafePointer<T>, _ a: T, _ n: Int) {
         let af = Float(unsafeBitCast(a, to: BFloat16.self))
+        // BFloat16 is a frozen struct whose only stored property is its UInt16 pattern, so the two types
+        // are layout compatible and may alias (a struct and its field's type are related for aliasing).
+        // (`withMemoryRebound` closures are not specialised here and lose the vectorisation.)
         let cBits = UnsafeMutableRawPointer(c).assumingMemoryBound(to: UInt16.self)
         let bBits = UnsafeRawPointer(b).assumingMemoryBound(to: UInt16.self)
         for j in 0..<n {
@@ -151,8 +154,15 @@ extension Matrix {
             if T.self == BFloat16.self {
                 // BFloat16(Float) is the same single round-to-nearest-even as BFloat16(Double(x)) (x is exact
                 // in Double), done with the array kernel instead of per-element through Double
-                let bits = RoundingKernels.roundToBFloat16Bits(cf)
-                return try! Matrix(rows: m, columns: n, elements: unsafeBitCast(bits, to: [T].self))
+                let ct = [T](unsafeUninitializedCapacity: m * n) { buffer, count in
+                    // BFloat16 is a frozen struct over its UInt16 pattern: write the patterns in place
+                    let dst = UnsafeMutableRawPointer(buffer.baseAddress!).assumingMemoryBound(to: UInt16.self)
+                    cf.withUnsafeBufferPointer { src in
+                        for i in 0..<src.count { dst[i] = BFloat16._roundedBits(fromFloatBits: src[i].bitPattern) }
+                    }
+                    count = m * n
+                }
+                return try! Matrix(rows: m, columns: n, elements: ct)
             }
             return try! Matrix(rows: m, columns: n, elements: cf.map { T(Double($0)) })
         }
@@ -166,12 +176,14 @@ extension Matrix {
         if T.self == Float.self { return unsafeBitCast(x, to: [Float].self) }
         if T.self == BFloat16.self {
             // a bfloat16 pattern is the top half of its binary32 pattern
-            let bits = unsafeBitCast(x, to: [UInt16].self)
-            return [Float](unsafeUninitializedCapacity: bits.count) { buffer, count in
-                bits.withUnsafeBufferPointer { src in
-                    for i in 0..<src.count { buffer[i] = Float(bitPattern: UInt32(src[i]) &<< 16) }
+            // (pointer casts, not `withMemoryRebound`: see `_bf16MultiplyAddRow`)
+            return [Float](unsafeUninitializedCapacity: x.count) { buffer, count in
+                x.withUnsafeBufferPointer { xb in
+                    guard let base = xb.baseAddress else { return }
+                    let src = UnsafeRawPointer(base).assumingMemoryBound(to: UInt16.self)
+                    for i in 0..<xb.count { buffer[i] = Float(bitPattern: UInt32(src[i]) &<< 16) }
                 }
-                count = bits.count
+                count = x.count
             }
         }
         return x.map { Float($0.doubleValue) }
