@@ -36,22 +36,32 @@ public enum MPFRInfo {
     }
 }
 
-/// Owns one heap-allocated `mpfr_t`. Every C call that uses `pointer` runs inside
-/// `withExtendedLifetime(self)`: without it, the optimiser may release the box (and `mpfr_clear` the
-/// limbs) before the call that reads them, a use-after-free seen only in release builds.
+/// Owns one `mpfr_t` and its limbs in a single heap object: the `__mpfr_struct` is the header of a
+/// `ManagedBuffer` and the significand limbs are its tail elements (MPFR's custom interface,
+/// `mpfr_custom_init_set`), so a new number costs one allocation instead of three (object, struct,
+/// limbs). MPFR never reallocates the limbs of a number whose precision is not changed, and nothing
+/// here changes a precision (`mpfr_set_prec` and `mpfr_swap` must not be used on these numbers); the
+/// limbs are freed with the object, so `mpfr_clear` is not called.
+///
+/// Every C call that uses `pointer` runs inside `withExtendedLifetime(box)`: without it, the optimiser
+/// may release the box (and free the limbs) before the call that reads them, a use-after-free seen
+/// only in release builds.
 @usableFromInline
-final class MPFRBox: @unchecked Sendable {
-    @usableFromInline let pointer: UnsafeMutablePointer<__mpfr_struct>
+final class MPFRBox: ManagedBuffer<__mpfr_struct, mp_limb_t>, @unchecked Sendable {
+    /// The `mpfr_t` (the header's address: fixed for the object's lifetime).
+    @inlinable
+    var pointer: UnsafeMutablePointer<__mpfr_struct> { withUnsafeMutablePointerToHeader { $0 } }
 
-    @usableFromInline
-    init(precision: Int) {
-        pointer = .allocate(capacity: 1)
-        mpfr_init2(pointer, precision)
-    }
-
-    deinit {
-        mpfr_clear(pointer)
-        pointer.deallocate()
+    /// A new number of `precision` bits, +0.
+    @inlinable
+    static func make(precision: Int) -> MPFRBox {
+        let limbBits = MemoryLayout<mp_limb_t>.size * 8      // GMP_NUMB_BITS (no nail bits on this platform)
+        let limbs = (precision + limbBits - 1) / limbBits      // mpfr_custom_get_size(precision) / sizeof(mp_limb_t)
+        let box = unsafeDowncast(MPFRBox.create(minimumCapacity: limbs) { _ in __mpfr_struct() }, to: MPFRBox.self)
+        box.withUnsafeMutablePointers { header, limbs in
+            mpfr_custom_init_set(header, Int32(MPFR_ZERO_KIND.rawValue), 0, precision, limbs)
+        }
+        return box
     }
 }
 
@@ -71,12 +81,12 @@ public struct BigFloat<P: MPFRPrecision>: @unchecked Sendable {
     @inlinable static var precision: Int { P.bits }
 
     @inlinable
-    init(uninitialized: Void) { box = MPFRBox(precision: P.bits) }
+    init(uninitialized: Void) { box = MPFRBox.make(precision: P.bits) }
 
     @inlinable
     mutating func makeUnique() {
         if !isKnownUniquelyReferenced(&box) {
-            let fresh = MPFRBox(precision: P.bits)
+            let fresh = MPFRBox.make(precision: P.bits)
             withExtendedLifetime(box) { _ = mpfr_set(fresh.pointer, box.pointer, MPFR_RNDN) }
             box = fresh
         }
@@ -165,5 +175,51 @@ extension BigFloat {
     mutating func apply(_ other: BigFloat, _ op: (UnsafeMutablePointer<__mpfr_struct>, UnsafePointer<__mpfr_struct>, UnsafePointer<__mpfr_struct>, mpfr_rnd_t) -> Int32) {
         makeUnique()
         withExtendedLifetime(box) { other.withPointer { po in _ = op(box.pointer, box.pointer, po, MPFR_RNDN) } }
+    }
+}
+
+// MARK: - Matrix-product kernel
+
+/// A scalar with a dedicated kernel for the per-operation matrix product, used by
+/// `Matrix.product(…, accumulation: .perOperation)` in place of its generic loop. The kernel must give
+/// exactly the generic semantics: entry `(i, j)` is `s ← 0; s ← s + a_ik·b_kj` for `k = 0…K−1`, every
+/// product and every sum rounded to the format.
+///
+/// `op(A)(i, k) = a[i·aRow + k·aK]` and `op(B)(k, j) = b[k·bK + j·bCol]`; the result is `m × n`, row-major.
+public protocol _PerOperationProductKernel {
+    static func _perOperationProduct(m: Int, n: Int, k: Int, a: [Self], aRow: Int, aK: Int,
+                                     b: [Self], bK: Int, bCol: Int) -> [Self]
+}
+
+extension BigFloat: _PerOperationProductKernel {
+    /// The per-operation product on raw MPFR pointers: one scratch product and one running sum reused
+    /// for every entry (the generic loop allocates two MPFR numbers per multiply-add), one allocation per
+    /// result entry. Same roundings as `s = s + x * y`: `mpfr_mul` then `mpfr_add`, both to nearest at
+    /// `P.bits`, starting from +0.
+    public static func _perOperationProduct(m: Int, n: Int, k: Int, a: [BigFloat], aRow: Int, aK: Int,
+                                            b: [BigFloat], bK: Int, bCol: Int) -> [BigFloat] {
+        let s = MPFRBox.make(precision: P.bits), t = MPFRBox.make(precision: P.bits)
+        let ap = a.map { $0.box.pointer }, bp = b.map { $0.box.pointer }
+        var c = [BigFloat]()
+        c.reserveCapacity(m * n)
+        withExtendedLifetime((a, b, s, t)) {
+            ap.withUnsafeBufferPointer { apb in
+                bp.withUnsafeBufferPointer { bpb in
+                    for i in 0..<m {
+                        for j in 0..<n {
+                            mpfr_set_zero(s.pointer, 1)
+                            for kk in 0..<k {
+                                _ = mpfr_mul(t.pointer, apb[i * aRow + kk * aK], bpb[kk * bK + j * bCol], MPFR_RNDN)
+                                _ = mpfr_add(s.pointer, s.pointer, t.pointer, MPFR_RNDN)
+                            }
+                            let r = BigFloat(uninitialized: ())
+                            withExtendedLifetime(r.box) { _ = mpfr_set(r.box.pointer, s.pointer, MPFR_RNDN) }
+                            c.append(r)
+                        }
+                    }
+                }
+            }
+        }
+        return c
     }
 }
