@@ -19,8 +19,13 @@ public struct StudyPlan: Sendable {
     /// Reference trajectories needed, by key: (optimizer, seed).
     public let references: [String: (OptimizerConfig, Int)]
 
-    /// Bumped when the meaning of a cached cell changes, so stale caches are never reused.
-    public static let cacheSchema = "mantissa-cell-v1"
+    /// Part of every cell key: the schema and the SHA-256 of the running executable, so a cache written
+    /// by other code (any edit to the library, a new toolchain) is never reused: the stale cell simply
+    /// has another key and is recomputed. Within one build, a rerun or resumed run finds its cells.
+    public static let cacheSchema: String = {
+        let exe = (try? AtomicFile.read("/proc/self/exe")).map { SHA256.hex($0) } ?? "unknown-executable"
+        return "mantissa-cell-v1|\(exe)"
+    }()
 
     public init(_ spec: StudySpec) throws(StudyError) {
         self.spec = spec
