@@ -20,6 +20,7 @@ import StudyKit
         ("missing title", "title = \"tiny\"", "title"),
         ("duplicate seed", "seeds = [1, 2]", "training.seeds"),
         ("reference longer than training", "steps = 3", "reference.steps"),
+        ("flag that its variant ignores", "inverse_interval = 2", "optimizer[0].unmodified_damping"),
     ]
 
     static let replacements: [String: String] = [
@@ -38,6 +39,7 @@ import StudyKit
         "missing title": "",
         "duplicate seed": "seeds = [1, 1]",
         "reference longer than training": "steps = 300",
+        "flag that its variant ignores": "inverse_interval = 2\nunmodified_damping = true",
     ]
 
     @Test(arguments: corpus.map(\.0))

@@ -148,6 +148,12 @@ public enum OptimizerCatalogue {
         case "kfac":
             var h = KFAC<P>.Hyperparameters()
             applying(kfacParameters(P.self), v, to: &h)
+            // The flag only changes KFAC-I's per-factor damping (§4.3); accepting it elsewhere would let a
+            // study believe it ran kfac-pytorch's INVERSE damping when it did not.
+            if h.unmodifiedDamping && h.variant != .identity {
+                throw OptimizerConfigurationError("kfac", field: "unmodified_damping", value: "true",
+                                                  reason: "applies only to variant = \"kfac-i\" (this cell uses \(h.variant.rawValue))")
+            }
             return ErasedOptimizer(KFAC<P>(h, settings: settings))
         case "singd", "ikfac":
             var h = SINGD<P>.Hyperparameters()

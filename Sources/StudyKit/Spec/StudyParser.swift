@@ -180,8 +180,8 @@ public enum StudyParser {
             for c in combos {
                 do { _ = try OptimizerCatalogue.make(OptimizerConfig(method: method, label: label, parameters: c),
                                                      settings: .init(), policy: OptimizerCatalogue.Probe.self) } catch {
-                    throw StudyError(file: file, field: path, value: c.keys.sorted().map { "\($0) = \(c[$0]!)" }.joined(separator: ", "),
-                                     reason: "invalid \(method) configuration: \(error)")
+                    throw StudyError(file: file, field: "\(path).\(error.field)", value: error.value,
+                                     reason: "invalid \(method) configuration (\(c.keys.sorted().map { "\($0) = \(c[$0]!)" }.joined(separator: ", "))): \(error.reason)")
                 }
                 let suffix = swept.map { "\($0)=\(c[$0]!)" }.joined(separator: " ")
                 out.append(OptimizerConfig(method: method, label: suffix.isEmpty ? label : "\(label) \(suffix)", parameters: c))

@@ -88,28 +88,48 @@ enum TrainingFindings {
         }
         switch rule {
         case "unstable-vs-stable":
+            // Each configuration (optimizer label) is judged against its *own* baseline seed spread: pooling
+            // all configurations would let a badly tuned baseline hide a precision failure of another.
             let baseline = strings("baseline"), low = strings("low")
-            let base = cells(strings("stable") + strings("unstable"), baseline).map(\.finalLoss).filter(\.isFinite)
-            guard let hi = base.max(), let lo = base.min() else { return Verdict(reproduced: nil, evidence: "no finished baseline cells") }
-            let spread = Sample(base).interquartileRange ?? 0
-            let ceiling = hi + spread
+            var ceilings = [String: Double]()
+            for label in Set(cells(strings("stable") + strings("unstable"), baseline).map(\.optimizer)) {
+                let finals = cells(strings("stable") + strings("unstable"), baseline).filter { $0.optimizer == label && !failed($0) }.map(\.finalLoss).filter(\.isFinite)
+                guard let hi = finals.max() else { continue }
+                ceilings[label] = hi + (Sample(finals).interquartileRange ?? 0)
+            }
+            guard !ceilings.isEmpty else { return Verdict(reproduced: nil, evidence: "no configuration finished its baseline cells") }
             var evidence = [String]()
-            // Unstable: in the low precisions, failures or a final loss above the baseline spread.
+            var skipped = Set<String>()
+            func judge(_ method: String) -> (bad: [CellResult], judged: Int) {
+                let c = cells([method], low)
+                var bad = [CellResult](), judged = 0
+                for r in c {
+                    guard let ceiling = ceilings[r.optimizer] else { skipped.insert(r.optimizer); continue }
+                    judged += 1
+                    if failed(r) || !(r.finalLoss <= ceiling) { bad.append(r) }
+                }
+                return (bad, judged)
+            }
+            func where_(_ bad: [CellResult]) -> String {
+                let labels = Set(bad.map { "\($0.optimizer) (\($0.precision))" }).sorted()
+                return labels.isEmpty ? "" : ": " + labels.joined(separator: ", ")
+            }
             var unstableOK = true
             for m in strings("unstable") {
-                let c = cells([m], low)
-                let bad = c.filter { failed($0) || !($0.finalLoss <= ceiling) }.count
-                evidence.append("\(m) in \(low.joined(separator: "/")): \(bad) of \(c.count) cells failed or ended above the \(baseline.joined(separator: "/")) range (≤ \(Fmt.sig(ceiling)))")
-                if bad == 0 { unstableOK = false }
+                let (bad, judged) = judge(m)
+                evidence.append("\(m) in \(low.joined(separator: "/")): \(bad.count) of \(judged) cells failed or ended above their configuration's \(baseline.joined(separator: "/")) range\(where_(bad))")
+                if bad.isEmpty { unstableOK = false }
             }
             var stableOK = true
             for m in strings("stable") {
-                let c = cells([m], low)
-                let bad = c.filter { failed($0) || !($0.finalLoss <= ceiling) }.count
-                evidence.append("\(m) in \(low.joined(separator: "/")): \(bad) of \(c.count) cells failed or ended above it")
-                if bad > 0 { stableOK = false }
+                let (bad, judged) = judge(m)
+                evidence.append("\(m) in \(low.joined(separator: "/")): \(bad.count) of \(judged) cells failed or ended above it\(where_(bad))")
+                if !bad.isEmpty { stableOK = false }
             }
-            evidence.append("baseline final losses span [\(Fmt.sig(lo)), \(Fmt.sig(hi))], IQR \(Fmt.sig(spread))")
+            evidence.append("a configuration's range is its largest finished \(baseline.joined(separator: "/")) final loss plus the interquartile range over seeds")
+            if !skipped.isEmpty {
+                evidence.append("not judged, because no \(baseline.joined(separator: "/")) cell of theirs finished: \(skipped.sorted().joined(separator: ", "))")
+            }
             return Verdict(reproduced: unstableOK && stableOK, evidence: evidence.joined(separator: "; ") + ".")
         case "some-beats-all":
             let precision = strings("precision")
@@ -135,5 +155,13 @@ enum TrainingFindings {
         default:
             return Verdict(reproduced: nil, evidence: "unknown verdict rule \"\(rule)\"")
         }
+    }
+}
+
+extension Verdict {
+    /// The verdict of a training study's `[verdict]` rule over finished cells. Public so that the rules
+    /// can be tested on constructed results, where the outcome is known by design.
+    public static func training(_ spec: StudySpec, _ results: [CellResult]) -> Verdict {
+        TrainingFindings.verdict(spec, results)
     }
 }
