@@ -53,7 +53,7 @@ let package = Package(
         // Shared test support: oracles (MPFR at a format's precision and range), law checkers.
         .target(
             name: "TestSupport",
-            dependencies: ["Scalars", "CMPFR", .product(name: "RealModule", package: "swift-numerics")],
+            dependencies: ["Scalars", "LinearAlgebra", "CMPFR", .product(name: "RealModule", package: "swift-numerics")],
             path: "Tests/TestSupport"),
         .testTarget(
             name: "ScalarsTests",

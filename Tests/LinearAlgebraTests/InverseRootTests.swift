@@ -1,6 +1,7 @@
 import Testing
 import Scalars
 import LinearAlgebra
+import TestSupport
 
 /// Independent MPFR-256 oracles for matrix roots: Gauss–Jordan inverse and the Denman–Beavers
 /// iteration (Higham, *Functions of Matrices*, §6.3), applied twice for `M^{-1/4}`. Nothing here calls
@@ -8,38 +9,13 @@ import LinearAlgebra
 enum RootOracle {
     typealias B = BigFloat256
 
-    static func mul(_ a: Matrix<B>, _ b: Matrix<B>) -> Matrix<B> {
-        Matrix(rows: a.rows, columns: b.columns) { i, j in
-            var s = B(0)
-            for k in 0..<a.columns { s += a[i, k] * b[k, j] }
-            return s
-        }
-    }
-
-    static func inverse(_ m: Matrix<B>) -> Matrix<B> {
-        let n = m.rows
-        var a = m, inv = Matrix<B>.identity(n)
-        for col in 0..<n {
-            var p = col
-            for r in col..<n where a[r, col].magnitude > a[p, col].magnitude { p = r }
-            if p != col { for j in 0..<n { (a[col, j], a[p, j]) = (a[p, j], a[col, j]); (inv[col, j], inv[p, j]) = (inv[p, j], inv[col, j]) } }
-            let d = a[col, col]
-            for j in 0..<n { a[col, j] /= d; inv[col, j] /= d }
-            for r in 0..<n where r != col {
-                let f = a[r, col]
-                for j in 0..<n { a[r, j] -= f * a[col, j]; inv[r, j] -= f * inv[col, j] }
-            }
-        }
-        return inv
-    }
-
     /// `(A^{1/2}, A^{-1/2})` of an SPD matrix by Denman–Beavers, iterated until the update is below
     /// 2⁻²⁰⁰ relative (quadratic convergence once the spectrum is near 1; the halving phase for κ = 1e12
     /// takes about 20 steps).
     static func sqrtAndInverseSqrt(_ a: Matrix<B>) -> (Matrix<B>, Matrix<B>) {
         var y = a, z = Matrix<B>.identity(a.rows)
         for _ in 0..<200 {
-            let yi = inverse(y), zi = inverse(z)
+            let yi = DenseOracle.inverse(y), zi = DenseOracle.inverse(z)
             let yn = Matrix(rows: a.rows, columns: a.rows) { i, j in (y[i, j] + zi[i, j]) / 2 }
             let zn = Matrix(rows: a.rows, columns: a.rows) { i, j in (z[i, j] + yi[i, j]) / 2 }
             var num = B(0), den = B(0)
@@ -58,8 +34,8 @@ enum RootOracle {
     /// `‖X⁴M − I‖_F/√n` in MPFR-256 from the values `X` and `M` hold.
     static func rootResidual<T: Scalar, U: Scalar>(_ x: Matrix<T>, _ m: Matrix<U>) -> Double {
         let xb = x.converted(to: B.self), mb = m.converted(to: B.self)
-        let x2 = mul(xb, xb)
-        let r = mul(mul(x2, x2), mb)
+        let x2 = DenseOracle.product(xb, xb)
+        let r = DenseOracle.product(DenseOracle.product(x2, x2), mb)
         var s = B(0)
         for i in 0..<r.rows { for j in 0..<r.columns { let d = r[i, j] - (i == j ? 1 : 0); s += d * d } }
         return (B.sqrt(s) / B.sqrt(B(Double(r.rows)))).doubleValue

@@ -1,6 +1,7 @@
 import Testing
 import Scalars
 import LinearAlgebra
+import TestSupport
 
 /// Sherman–Morrison (K4) against the explicit inverse of `P⁻¹ + v vᵀ` computed by Gauss–Jordan in
 /// MPFR-256 from the values `T` holds (so the check measures `T`'s rounding only).
@@ -17,23 +18,6 @@ import LinearAlgebra
 @Suite struct ShermanMorrisonUpdate {
     typealias B = BigFloat256
 
-    static func gaussJordanInverse(_ m: Matrix<B>) -> Matrix<B> {
-        let n = m.rows
-        var a = m, inv = Matrix<B>.identity(n)
-        for col in 0..<n {
-            var p = col
-            for r in col..<n where a[r, col].magnitude > a[p, col].magnitude { p = r }
-            if p != col { for j in 0..<n { (a[col, j], a[p, j]) = (a[p, j], a[col, j]); (inv[col, j], inv[p, j]) = (inv[p, j], inv[col, j]) } }
-            let d = a[col, col]
-            for j in 0..<n { a[col, j] /= d; inv[col, j] /= d }
-            for r in 0..<n where r != col {
-                let f = a[r, col]
-                for j in 0..<n { a[r, j] -= f * a[col, j]; inv[r, j] -= f * inv[col, j] }
-            }
-        }
-        return inv
-    }
-
     /// Inputs: `P` an SPD matrix with κ = 100 (a realistic inverse factor), `v` Gaussian.
     static func inputs<T: Scalar>(_: T.Type, d: Int, seed: UInt64, vScale: Double = 1) -> (Matrix<T>, [T]) {
         let p = SPDGenerator.matrix(dimension: d, condition: 100, seed: seed).converted(to: T.self)
@@ -46,8 +30,8 @@ import LinearAlgebra
                                  scale: Double, correction: Double, weight: Double) {
         let d = p.rows
         let pb = p.converted(to: B.self), vb = v.map { B($0.doubleValue) }
-        let pInverse = gaussJordanInverse(pb)
-        let exact = gaussJordanInverse(Matrix<B>(rows: d, columns: d) { i, j in B(alpha) * pInverse[i, j] + B(beta) * vb[i] * vb[j] })
+        let pInverse = DenseOracle.inverse(pb)
+        let exact = DenseOracle.inverse(Matrix<B>(rows: d, columns: d) { i, j in B(alpha) * pInverse[i, j] + B(beta) * vb[i] * vb[j] })
         let pd = p.converted(to: Double.self), vd = v.map { $0.doubleValue }
         let a = (0..<d).map { i in (0..<d).reduce(0.0) { $0 + abs(pd[i, $1] * vd[$1]) } }
         let b = (0..<d).map { j in (0..<d).reduce(0.0) { $0 + abs(vd[$1] * pd[$1, j]) } }

@@ -1,34 +1,9 @@
 import Scalars
 import LinearAlgebra
+import TestSupport
 
 /// Independent dense evaluations for the tests: nothing here calls the library's factorizations.
 enum Independent {
-    /// Gauss–Jordan inverse with partial pivoting, in T (used with BigFloat256).
-    static func inverse<T: Scalar>(_ m: Matrix<T>) -> Matrix<T> {
-        let n = m.rows
-        var a = m, inv = Matrix<T>.identity(n)
-        for col in 0..<n {
-            var p = col
-            for r in col..<n where a[r, col].magnitude > a[p, col].magnitude { p = r }
-            if p != col { for j in 0..<n { (a[col, j], a[p, j]) = (a[p, j], a[col, j]); (inv[col, j], inv[p, j]) = (inv[p, j], inv[col, j]) } }
-            let d = a[col, col]
-            for j in 0..<n { a[col, j] /= d; inv[col, j] /= d }
-            for r in 0..<n where r != col {
-                let f = a[r, col]
-                for j in 0..<n { a[r, j] -= f * a[col, j]; inv[r, j] -= f * inv[col, j] }
-            }
-        }
-        return inv
-    }
-
-    static func mul<T: Scalar>(_ a: Matrix<T>, _ b: Matrix<T>) -> Matrix<T> {
-        Matrix(rows: a.rows, columns: b.columns) { i, j in
-            var s = T.zero
-            for k in 0..<a.columns { s += a[i, k] * b[k, j] }
-            return s
-        }
-    }
-
     static func transpose<T: Scalar>(_ a: Matrix<T>) -> Matrix<T> { Matrix(rows: a.columns, columns: a.rows) { a[$1, $0] } }
 
     static func relativeDifference<T: Scalar, U: Scalar>(_ a: Matrix<T>, _ b: Matrix<U>) -> Double {
@@ -42,7 +17,7 @@ enum Independent {
         var rng = SplitMix64(seed: seed)
         let abar = Matrix<Double>(rows: dIn, columns: n) { i, _ in i == dIn - 1 ? 1 : rng.nextGaussian() }
         let ghat = Matrix<Double>(rows: dOut, columns: n) { _, _ in rng.nextGaussian() }
-        let grad = mul(ghat, transpose(abar)).map { $0 / Double(n) }
+        let grad = DenseOracle.product(ghat, transpose(abar)).map { $0 / Double(n) }
         let w = Matrix<Double>(rows: dOut, columns: dIn) { _, _ in rng.nextGaussian() }
         return (abar, ghat, grad, w)
     }
@@ -74,7 +49,7 @@ extension Independent {
     static func sqrtPair<T: Scalar>(_ a: Matrix<T>) -> (Matrix<T>, Matrix<T>) {
         var y = a, z = Matrix<T>.identity(a.rows)
         for _ in 0..<200 {
-            let yi = inverse(y), zi = inverse(z)
+            let yi = DenseOracle.inverse(y), zi = DenseOracle.inverse(z)
             let yn = Matrix(rows: a.rows, columns: a.rows) { i, j in (y[i, j] + zi[i, j]) / 2 }
             let zn = Matrix(rows: a.rows, columns: a.rows) { i, j in (z[i, j] + yi[i, j]) / 2 }
             var num = T.zero, den = T.zero
@@ -123,10 +98,10 @@ extension Independent {
         var err = dev(y), k = 0
         while err > T(tolerance) && k < maxIterations {
             let s = identityPlus(y, T(Double(p + 1)) / T(Double(p)), -1 / T(Double(p)))
-            let xn = mul(x, s)
+            let xn = DenseOracle.product(x, s)
             var sp = s
-            for _ in 1..<p { sp = mul(sp, s) }
-            y = mul(sp, y)
+            for _ in 1..<p { sp = DenseOracle.product(sp, s) }
+            y = DenseOracle.product(sp, y)
             let errn = dev(y)
             if errn > T(1.2) * err { break }
             x = xn; err = errn; k += 1
@@ -137,6 +112,6 @@ extension Independent {
     static func frobenius<T: Scalar>(_ a: Matrix<T>) -> T { a.elements.reduce(T.zero) { $0 + $1 * $1 }.squareRoot() }
 
     static func condition<T: Scalar>(_ a: Matrix<T>) -> Double {
-        (frobenius(a) * frobenius(inverse(a))).doubleValue
+        (frobenius(a) * frobenius(DenseOracle.inverse(a))).doubleValue
     }
 }

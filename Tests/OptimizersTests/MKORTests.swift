@@ -1,6 +1,7 @@
 import Testing
 import Scalars
 import LinearAlgebra
+import TestSupport
 import Networks
 import Optimizers
 
@@ -11,7 +12,7 @@ enum SmallTraining {
     static func layer(seed: UInt64, gradientScale: Double = 1) -> (abar: Matrix<Double>, ghat: Matrix<Double>, grad: Matrix<Double>) {
         let (abar, ghat0, _, _) = Independent.layer(seed: seed)
         let ghat = ghat0.map { $0 * gradientScale }
-        return (abar, ghat, Independent.mul(ghat, Independent.transpose(abar)).map { $0 / Double(abar.columns) })
+        return (abar, ghat, DenseOracle.product(ghat, Independent.transpose(abar)).map { $0 / Double(abar.columns) })
     }
 
     static func stats<T: Scalar>(_ l: (abar: Matrix<Double>, ghat: Matrix<Double>, grad: Matrix<Double>), as _: T.Type = T.self) -> LayerStatistics<T> {
@@ -82,7 +83,7 @@ enum SmallTraining {
                         if side == 0 { flagR = false } else { flagL = false }
                     } else {
                         let p = lincomb(B(0.95), x, B(0.05), eye(x.rows))
-                        x = Independent.inverse(lincomb(1, Independent.inverse(p), 1, outer(vec)))
+                        x = DenseOracle.inverse(lincomb(1, DenseOracle.inverse(p), 1, outer(vec)))
                         if maxEntry(x) > 2 { flagR = true; flagL = true }
                     }
                     if side == 0 { xr = x } else { xl = x }
@@ -92,12 +93,12 @@ enum SmallTraining {
                     var x = side == 0 ? xr : xl
                     let vec = side == 0 ? r : q
                     if maxEntry(x) > 2 { x = lincomb(B(0.9), x, B(0.1), eye(x.rows)) }
-                    x = Independent.inverse(lincomb(B(0.95), Independent.inverse(x), 1 - B(0.95), outer(vec)))
+                    x = DenseOracle.inverse(lincomb(B(0.95), DenseOracle.inverse(x), 1 - B(0.95), outer(vec)))
                     if side == 0 { xr = x } else { xl = x }
                 }
             }
             let g = s.grad.converted(to: B.self)
-            let delta = Independent.mul(xl, Independent.mul(g, xr))
+            let delta = DenseOracle.product(xl, DenseOracle.product(g, xr))
             var gn = B(0), dn = B(0)
             for (a, b) in zip(g.elements, delta.elements) { gn += a * a; dn += b * b }
             let rescaled = delta.scaled(by: B.sqrt(gn) / B.sqrt(dn))
@@ -229,7 +230,7 @@ enum SmallTraining {
         var opt = try MKOR<Uniform<Float16>>(h)
         let (abar, _, _, w0) = Independent.layer(dOut: 8, dIn: 4, n: 5, seed: 11)
         let ghat = Matrix<Double>(rows: 8, columns: 5, repeating: 500)
-        let grad = Independent.mul(ghat, Independent.transpose(abar)).map { $0 / 5e4 }
+        let grad = DenseOracle.product(ghat, Independent.transpose(abar)).map { $0 / 5e4 }
         let s = LayerStatistics(inputs: abar.converted(to: Float16.self), outputGradients: ghat.converted(to: Float16.self), gradient: grad.converted(to: Float16.self))
         var w = [w0.converted(to: Float16.self)]
         var events = [OptimizerEvent]()

@@ -1,6 +1,7 @@
 import Testing
 import Scalars
 import LinearAlgebra
+import TestSupport
 import Networks
 import Optimizers
 
@@ -59,21 +60,21 @@ import Optimizers
         var w = [w0]
         _ = try opt.step(weights: &w, layers: [LayerStatistics(inputs: abar, outputGradients: ghat, gradient: grad)], step: 1)
         let ab = abar.converted(to: B.self), gb = ghat.converted(to: B.self), g = grad.converted(to: B.self)
-        let a = Independent.mul(ab, Independent.transpose(ab)).map { $0 / 5 }
-        let gg = Independent.mul(gb, Independent.transpose(gb)).map { $0 / 5 }
+        let a = DenseOracle.product(ab, Independent.transpose(ab)).map { $0 / 5 }
+        let gg = DenseOracle.product(gb, Independent.transpose(gb)).map { $0 / 5 }
         let lambda = B(1e-2), gamma = B.sqrt(lambda)
         var delta: Matrix<B>
         switch variant {
         case .factored:
             let pi = B.sqrt((a.trace / 4) / (gg.trace / 3))
-            delta = Independent.mul(Independent.inverse(gg.addingToDiagonal(gamma / pi)), Independent.mul(g, Independent.inverse(a.addingToDiagonal(pi * gamma))))
+            delta = DenseOracle.product(DenseOracle.inverse(gg.addingToDiagonal(gamma / pi)), DenseOracle.product(g, DenseOracle.inverse(a.addingToDiagonal(pi * gamma))))
         case .identity:
-            delta = Independent.mul(Independent.inverse(gg.addingToDiagonal(gamma)), Independent.mul(g, Independent.inverse(a.addingToDiagonal(gamma))))
+            delta = DenseOracle.product(DenseOracle.inverse(gg.addingToDiagonal(gamma)), DenseOracle.product(g, DenseOracle.inverse(a.addingToDiagonal(gamma))))
         case .eigen:
             // (A ⊗ G + λI)⁻¹ vec(∇W) by the explicit 12×12 Kronecker matrix (column-stacking vec)
             let big = a.kronecker(gg).addingToDiagonal(lambda)
             let vecG = Matrix<B>(rows: 12, columns: 1) { r, _ in g[r % 3, r / 3] }
-            let x = Independent.mul(Independent.inverse(big), vecG)
+            let x = DenseOracle.product(DenseOracle.inverse(big), vecG)
             delta = Matrix(rows: 3, columns: 4) { i, j in x[j * 3 + i, 0] }
         }
         var s = B(0)
@@ -95,7 +96,7 @@ import Optimizers
         let (abar, ghat, grad, w0) = Independent.layer(seed: 4)
         let stats = [LayerStatistics(inputs: abar.converted(to: B.self), outputGradients: ghat.converted(to: B.self), gradient: grad.converted(to: B.self))]
         let ab = abar.converted(to: B.self)
-        let aB = Independent.mul(ab, Independent.transpose(ab)).map { $0 / 5 }
+        let aB = DenseOracle.product(ab, Independent.transpose(ab)).map { $0 / 5 }
         let lambda = 1e-3
         var points = [(Double, Double)]()
         for beta1 in [1e-1, 1e-2, 1e-3, 1e-4] {
@@ -104,9 +105,9 @@ import Optimizers
             var opt = SINGD<Uniform<B>>(h)
             var w = [w0.converted(to: B.self)]
             _ = try opt.step(weights: &w, layers: stats, step: 1)
-            let kkt = Independent.mul(opt.k[0], Independent.transpose(opt.k[0]))
+            let kkt = DenseOracle.product(opt.k[0], Independent.transpose(opt.k[0]))
             let s1 = try Matrix<B>.identity(4).scaled(by: (1 - B(beta1)) * (1 - B(lambda))).adding(aB.scaled(by: B(beta1)))
-            let target = Independent.inverse(s1.addingToDiagonal(B(lambda)))
+            let target = DenseOracle.inverse(s1.addingToDiagonal(B(lambda)))
             points.append((beta1, Independent.relativeDifference(kkt, target)))
         }
         let xs = points.map { Double.log10($0.0) }, ys = points.map { Double.log10($0.1) }

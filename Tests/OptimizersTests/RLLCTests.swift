@@ -1,6 +1,7 @@
 import Testing
 import Scalars
 import LinearAlgebra
+import TestSupport
 import Networks
 import Optimizers
 
@@ -92,7 +93,7 @@ import Optimizers
             if m.contains(where: { $0.contains { $0 != 0 } }) {
                 let gram = Matrix<B>(rows: 4, columns: 4) { i, j in zip(m[i], m[j]).reduce(B(0)) { $0 + $1.0 * $1.1 } }
                 let tau = gram.trace / 4
-                let x = Independent.mul(Independent.inverse(gram.addingToDiagonal(B(ridge) * tau)),
+                let x = DenseOracle.product(DenseOracle.inverse(gram.addingToDiagonal(B(ridge) * tau)),
                                         Matrix<B>(rows: 4, columns: 1) { i, _ in zip(m[i], gv).reduce(B(0)) { $0 + $1.0 * $1.1 } })
                 for i in 0..<4 { law[i] += B(c2) * x[i, 0] }
             }

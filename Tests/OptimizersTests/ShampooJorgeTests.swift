@@ -1,6 +1,7 @@
 import Testing
 import Scalars
 import LinearAlgebra
+import TestSupport
 import Networks
 import Optimizers
 
@@ -45,8 +46,8 @@ import Optimizers
             let g = gd.converted(to: B.self)
             if graft == .adagrad { s = try! s.adding(g.hadamard(g)) }
             let (b2, wgt) = (paper || h.beta2 == 1) ? (B(1), B(1)) : (B(h.beta2), 1 - B(h.beta2))
-            l = try! l.scaled(by: b2).adding(Independent.mul(g, Independent.transpose(g)).scaled(by: wgt))
-            r = try! r.scaled(by: b2).adding(Independent.mul(Independent.transpose(g), g).scaled(by: wgt))
+            l = try! l.scaled(by: b2).adding(DenseOracle.product(g, Independent.transpose(g)).scaled(by: wgt))
+            r = try! r.scaled(by: b2).adding(DenseOracle.product(Independent.transpose(g), g).scaled(by: wgt))
             let lh: Matrix<B>, rh: Matrix<B>
             if h.rootMethod == .coupledNewton {
                 let (x1, k1) = Independent.newtonInverseRoot(l, p: 4, relativeRidge: paper ? 0 : h.matrixEpsilon)
@@ -59,7 +60,7 @@ import Optimizers
             }
             kappas += [Independent.condition(l), Independent.condition(r)]
             var dg = graft == .adagrad ? Matrix(rows: dO, columns: dI) { i, j in g[i, j] / (B.sqrt(s[i, j]) + B(h.diagonalEpsilon)) } : g
-            var d = t >= start ? Independent.mul(lh, Independent.mul(g, rh)) : g
+            var d = t >= start ? DenseOracle.product(lh, DenseOracle.product(g, rh)) : g
             if graft != .none { d = d.scaled(by: Independent.frobenius(dg) / (Independent.frobenius(d) + B(1e-16))) }
             d = try! d.adding(w.scaled(by: wd)); dg = try! dg.adding(w.scaled(by: wd))
             bm = try! bm.scaled(by: mu).adding(d)
@@ -120,8 +121,8 @@ import Optimizers
             let mr = Independent.identityPlus(sb, B(1e-12) * Independent.lambdaMax(sb), 1)
             let (_, k) = Independent.newtonInverseRoot(sb, p: 4, relativeRidge: 1e-12)
             let xb = root.converted(to: B.self)
-            let x2 = Independent.mul(xb, xb)
-            let res = Independent.frobenius(try Independent.mul(Independent.mul(x2, x2), mr).subtracting(.identity(n))).doubleValue / Double(n).squareRoot()
+            let x2 = DenseOracle.product(xb, xb)
+            let res = Independent.frobenius(try DenseOracle.product(DenseOracle.product(x2, x2), mr).subtracting(.identity(n))).doubleValue / Double(n).squareRoot()
             let kappa = Independent.condition(mr)
             let bound = Double(n).squareRoot() * 1e-6 + 16 * Double(k) * Double(n) * Double.gamma(n) * kappa
             #expect(res <= bound, "n=\(n): residual \(res), bound \(bound), k \(k), κ_F \(kappa)")
@@ -221,7 +222,7 @@ import Optimizers
         let x = Independent.layer(dOut: 3, dIn: 4, n: 5, seed: 100)
         var h = Jorge<Uniform<B>>.Hyperparameters()
         h.coefficientRule = .fixed; h.beta2 = 0.5; h.epsilon = 2; h.expensiveMonitors = false
-        let gg = Independent.mul(x.grad, Independent.transpose(x.grad)).converted(to: B.self)
+        let gg = DenseOracle.product(x.grad, Independent.transpose(x.grad)).converted(to: B.self)
         let yNorm0 = Independent.frobenius(gg).doubleValue / 2          // c = 1, X = ε⁻¹GGᵀ = GGᵀ/2
         var points = [(Double, Double)]()
         for target in [0.2, 0.1, 0.05, 0.025] {
@@ -230,7 +231,7 @@ import Optimizers
             var opt = Jorge<Uniform<B>>(h)
             var w = [x.w.converted(to: B.self)]
             _ = try opt.step(weights: &w, layers: [LayerStatistics(inputs: x.abar.converted(to: B.self), outputGradients: x.ghat.converted(to: B.self), gradient: g)], step: 1)
-            let l1 = Independent.identityPlus(Independent.mul(g, Independent.transpose(g)), B(0.5) * B(2), B(0.5))
+            let l1 = Independent.identityPlus(DenseOracle.product(g, Independent.transpose(g)), B(0.5) * B(2), B(0.5))
             let truth = Independent.inverseFourthRoot(l1)
             points.append((target, Independent.relativeDifference(opt.rootsL[0], truth)))
         }
@@ -246,19 +247,19 @@ import Optimizers
         var w = w0.converted(to: B.self), buf = Matrix<B>(rows: w0.rows, columns: w0.columns)
         var kappas = [Double]()
         func update(_ root: Matrix<B>, _ gram: Matrix<B>) -> Matrix<B> {
-            let r2 = Independent.mul(root, root)
-            let x = Independent.mul(Independent.mul(r2, r2), gram)
+            let r2 = DenseOracle.product(root, root)
+            let x = DenseOracle.product(DenseOracle.product(r2, r2), gram)
             let c = 1 / Independent.frobenius(x)
             let y = x.scaled(by: c)
-            let p = try! Independent.identityPlus(y, 1, B(-0.25)).adding(Independent.mul(y, y).scaled(by: B(5) / B(32)))
-            return Independent.mul(root, p).scaled(by: B.root(1 + c, 4))
+            let p = try! Independent.identityPlus(y, 1, B(-0.25)).adding(DenseOracle.product(y, y).scaled(by: B(5) / B(32)))
+            return DenseOracle.product(root, p).scaled(by: B.root(1 + c, 4))
         }
         for gd in gs {
             let g = gd.converted(to: B.self)
             kappas += [Independent.condition(lh), Independent.condition(rh)]
-            lh = update(lh, Independent.mul(g, Independent.transpose(g)))
-            rh = update(rh, Independent.mul(Independent.transpose(g), g))
-            var d = Independent.mul(lh, Independent.mul(g, rh))
+            lh = update(lh, DenseOracle.product(g, Independent.transpose(g)))
+            rh = update(rh, DenseOracle.product(Independent.transpose(g), g))
+            var d = DenseOracle.product(lh, DenseOracle.product(g, rh))
             d = d.scaled(by: Independent.frobenius(g) / Independent.frobenius(d))
             d = try! d.adding(w.scaled(by: B(wd)))
             buf = try! buf.scaled(by: B(mu)).adding(d)
@@ -298,7 +299,7 @@ import Optimizers
         let g = x.grad.map { $0 * 10 }
         var w = [x.w]
         let report = try opt.step(weights: &w, layers: [LayerStatistics(inputs: x.abar, outputGradients: x.ghat, gradient: g)], step: 1)
-        let lambda = Independent.lambdaMax(Independent.mul(g, Independent.transpose(g)).converted(to: B.self)).doubleValue
+        let lambda = Independent.lambdaMax(DenseOracle.product(g, Independent.transpose(g)).converted(to: B.self)).doubleValue
         #expect(lambda > 1)
         #expect(report.events.contains { $0.kind == .spectralRadiusAboveOne && $0.detail.contains("Y_L") })
         let rho = report.monitors.first { $0.name == "rho_Y_L" }!.value

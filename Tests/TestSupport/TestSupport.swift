@@ -7,6 +7,8 @@
 // toward-zero and away-from-zero roundings and a high-precision comparison.
 import CMPFR
 import Scalars
+/// The project's seeded generator, re-exported so that scalar tests need not import LinearAlgebra.
+@_exported import struct LinearAlgebra.SplitMix64
 
 /// The parameters of a format, independent of any Swift type.
 public struct FormatSpec: Sendable, CustomStringConvertible {
@@ -251,16 +253,6 @@ import Darwin
 func getenvString(_ name: String) -> String? {
     guard let p = getenv(name) else { return nil }
     return String(cString: p)
-}
-
-/// SplitMix64: a small seeded generator for test inputs.
-public struct SplitMix64: RandomNumberGenerator, Sendable {
-    public var state: UInt64
-    public init(seed: UInt64) { state = seed }
-    public mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        return StochasticRounding.mix64(state)
-    }
 }
 
 /// For smoke-running the long tier: `MANTISSA_LONG_TESTS_LIMIT=N` stops exhaustive sweeps after N inputs.
