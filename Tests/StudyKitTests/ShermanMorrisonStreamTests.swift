@@ -123,7 +123,8 @@ import StudyKit
         var weights = [Matrix<H>(rows: 3, columns: 4)]
         var resets = 0
         for t in 1...30 {
-            let scale = t % 7 == 0 ? 8.0 : 0.7
+            // mostly small vectors, so F = EMA decays towards γᵗI and ‖X‖_max passes 2 (EMA stabiliser); now and then large ones
+            let scale = t % 7 == 0 ? 8.0 : 0.05
             let r = (0..<4).map { _ in H(rng.nextGaussian() * scale) }, q = (0..<3).map { _ in H(rng.nextGaussian() * scale) }
             let grad = Matrix<H>(rows: 3, columns: 4) { i, j in H(Double(i + 1) * 0.01 - Double(j) * 0.003) }
             let stats = LayerStatistics(inputs: try Matrix(rows: 4, columns: 1, elements: r), outputGradients: try Matrix(rows: 3, columns: 1, elements: q), gradient: grad)
