@@ -14,6 +14,11 @@ extension MKOR {
         if clamped > 0 {
             report.events.append(OptimizerEvent(.clamp, step: t, layer: l, "\(clamped) entries of ā, ĝ clamped to ±\(clip)", value: Double(clamped)))
         }
+        try updateFactors(layer: l, inputMean: r, outputMean: q, step: t, report: &report)
+    }
+
+    /// Step 1b for one layer from its (already clamped and averaged) vectors `r` (input side) and `q`.
+    mutating func updateFactors(layer l: Int, inputMean r: [I], outputMean q: [I], step t: Int, report: inout StepReport) throws(ShapeError) {
         var xr = inverseR[l], fr = shadowR[l]
         try updateFactor(&xr, shadow: &fr, r, side: "R", layer: l, step: t, report: &report)
         inverseR[l] = xr; shadowR[l] = fr

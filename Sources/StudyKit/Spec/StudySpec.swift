@@ -15,6 +15,8 @@ public enum StudyKind: String, Sendable, Hashable, CaseIterable, Codable {
     case lossScalingOverflow = "loss-scaling-overflow"
     /// R10: KFAC blocks against the exact GGN of deep linear networks.
     case kfacExactness = "kfac-exactness"
+    /// R4: MKOR's Sherman–Morrison inverse factors over a vector stream in low precision.
+    case shermanMorrisonStream = "sherman-morrison-stream"
 }
 
 /// The data and the network of a training study.
