@@ -54,7 +54,7 @@ public struct KFAC<Policy: PrecisionPolicy>: Optimizer {
     var eigenG: [SymmetricEigen<I>?] = []
     /// Layers whose inverse failed with the raw-gradient fallback.
     var rawLayers: Set<Int> = []
-    public private(set) var statisticUpdates = 0
+    public internal(set) var statisticUpdates = 0
     var momentumSGD: SGD<Policy>
     let lambdaI: I, gammaI: I
 

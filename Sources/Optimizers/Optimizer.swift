@@ -78,7 +78,8 @@ public enum FallbackPolicy: String, Sendable, Hashable, CaseIterable, Codable {
 /// section it implements; round every hyperparameter once with `RoundedConstants` in `init`; convert
 /// statistics into `Policy.Factors` and gradients into `Policy.Moments` through `convert`; emit the
 /// section's monitors and events in the `StepReport`; never throw on a numeric failure — record it and
-/// apply the `FallbackPolicy`. Then register its name in StudyKit's optimizer catalogue.
+/// apply the `FallbackPolicy`; export and import every piece of state that the next step reads
+/// (`OptimizerState`, in a `+State.swift` file). Then register its name in StudyKit's optimizer catalogue.
 public protocol Optimizer: Sendable {
     associatedtype Policy: PrecisionPolicy
     /// Stable name used in reports, e.g. `kfac-f`, `singd-dense`, `adamw`.
@@ -89,6 +90,16 @@ public protocol Optimizer: Sendable {
     /// Throws only on shape mismatches between `weights` and `layers` (a programming error), never on
     /// numeric failures.
     mutating func step(weights: inout [Matrix<Policy.Weights>], layers: [LayerStatistics<Policy.Weights>], step t: Int) throws(ShapeError) -> StepReport
+
+    /// Everything that influences the next step, policy-free (see `OptimizerState`: exact from every
+    /// format contained in binary64). Exporting has no side effect and draws no stochastic-rounding bits.
+    func exportState() -> OptimizerState
+    /// Replaces the whole state by one that the *same configuration* exported, in this or another
+    /// policy, so that the next step continues from it (each value rounded once into its role's type:
+    /// exact into `Double` and `BigFloat`). Throws, leaving the optimizer unchanged, when the state is
+    /// another method's, or an entry is missing, has the wrong count or shape, or is not part of this
+    /// configuration's state — never on the values themselves (NaN and ∞ are imported as they are).
+    mutating func importState(_ state: OptimizerState) throws(OptimizerStateError)
 }
 
 /// Diagnostics shared by every method.

@@ -112,7 +112,7 @@ public struct Shampoo<Policy: PrecisionPolicy>: Optimizer {
     /// AdaGrad graft accumulators S (empty unless `graftType == .adagrad`).
     public var graftAccumulators: [Matrix<M>] = []
     /// Per layer: how many root computations stopped on the Newton divergence guard so far.
-    public private(set) var guardStops: [Int] = []
+    public internal(set) var guardStops: [Int] = []
     var rawLayers: Set<Int> = []
     let eta: W, mu: M, beta2F: F, weightF: F, epsF: F, diagEps: M, tiny: M, decay: M
 

@@ -122,3 +122,79 @@ func runStudy(_ text: String, name: String = "tiny", out: String, jobs: Int, sha
         }
     }
 }
+
+/// The one-step local error (`local_error`): the reference step from the cell's own weights and
+/// optimizer state, on the same batch.
+@Suite struct LocalError {
+    /// The tiny study in binary64 and in bf16 with stochastic rounding (KFAC with momentum and held
+    /// inverses, AdamW with moments: state that a reference starting afresh would not have).
+    static let study = tinyStudy.replacingOccurrences(of: "precisions = [\"fp32\", \"bf16\"]",
+                                                      with: "precisions = [\"fp64\", \"fp32\", \"bf16-sim+sr\"]")
+
+    static func plan() throws -> StudyPlan { try StudyPlan(try StudyParser.parse(study, file: "tiny.toml", quick: false)) }
+
+    @Test func theLocalErrorIsRecordedForTheShadowedStepsAndIsAtTheLevelOfThePrecision() throws {
+        let plan = try Self.plan()
+        for cell in plan.cells {
+            let r = try plan.runTrainingCell(cell)
+            let local = r.series("local_error")
+            #expect(local.map(\.0) == [1, 2, 3], "\(cell.label)")
+            #expect(r.series("local_gradient_error").count == 3)
+            #expect(!r.events.contains { $0.kind == "local-error-unavailable" }, "\(cell.label): \(r.events)")
+            // one rounding of the weights per step dominates: u·‖θ‖/‖Δθ‖ (‖θ‖/‖Δθ‖ is a few hundred here)
+            let bound: Double = switch cell.precision { case "fp64": 1e-11; case "fp32": 1e-3; default: 1 }
+            for (t, e) in local { #expect(e.isFinite && e > 0 && e < bound, "\(cell.label) step \(t): local error \(e)") }
+        }
+    }
+
+    /// The reference step runs in a stochastic-rounding context of its own: with or without it, the
+    /// low-precision trajectory (losses, accuracies, monitors, drift, events) is the same bit for bit.
+    @Test func recordingTheLocalErrorLeavesAStochasticRoundingTrajectoryBitIdentical() throws {
+        let plan = try Self.plan()
+        let cells = plan.cells.filter { $0.precision == "bf16-sim+sr" }
+        #expect(cells.count == 4)
+        func trajectory(_ r: CellResult) -> [String] {
+            r.records.filter { !$0.metric.hasPrefix("local_") }.map { "\($0.metric)|\($0.layer)|\($0.step)|\($0.value.bitPattern)" }
+                + r.events.filter { $0.kind != "local-error-unavailable" }.map { "\($0.kind)|\($0.layer)|\($0.step)|\($0.detail)|\($0.value.bitPattern)" }
+                + ["\(r.stepsCompleted)|\(r.divergenceStep ?? -1)|\(r.finalLoss.bitPattern)|\(r.finalTestAccuracy.bitPattern)"]
+        }
+        for cell in cells {
+            let with = try plan.runTrainingCell(cell, localError: true)
+            let without = try plan.runTrainingCell(cell, localError: false)
+            #expect(with.series("local_error").count == 3 && without.series("local_error").isEmpty)
+            #expect(without.series("drift").count == 3)
+            #expect(trajectory(with) == trajectory(without), "\(cell.label)")
+        }
+    }
+
+    /// Adam with ε = 0 divides 0/0 on an exactly zero gradient entry (a dead ReLU unit of a one-sample
+    /// batch): the reference update is NaN, which is recorded as NaN plus an event, not thrown.
+    @Test func aNonFiniteReferenceStepIsRecordedAsNaNAndAnEvent() throws {
+        let text = tinyStudy.replacingOccurrences(of: "hidden = [5]", with: "hidden = [16]\nactivation = \"relu\"")
+            .replacingOccurrences(of: "batch_size = 8", with: "batch_size = 1")
+            .replacingOccurrences(of: "learning_rate = 0.01", with: "learning_rate = 0.01\nepsilon = 0")
+            .replacingOccurrences(of: "precisions = [\"fp32\", \"bf16\"]", with: "precisions = [\"fp32\"]")
+        let plan = try StudyPlan(try StudyParser.parse(text, file: "tiny.toml", quick: false))
+        let cells = plan.cells.filter { $0.optimizer?.method == "adamw" }
+        #expect(cells.count == 2)
+        for cell in cells {
+            let r = try plan.runTrainingCell(cell)
+            #expect(r.series("local_error").count == 1 && r.series("local_error")[0].1.isNaN, "\(r.records.filter { $0.metric.hasPrefix("local") })")
+            #expect(r.series("local_gradient_error").first?.1.isFinite == true)
+            #expect(r.events.contains { $0.kind == "local-error-unavailable" && $0.step == 1 && $0.detail.contains("non-finite") }, "\(r.events)")
+            #expect(r.divergenceStep == 1)
+        }
+    }
+
+    @Test func theReportShowsTheLocalError() throws {
+        let out = temporaryDirectory("local")
+        defer { try? FileManager.default.removeItem(atPath: out) }
+        let hashes = try runStudy(tinyStudy, out: out, jobs: 2)
+        #expect(hashes.keys.contains("plots/local_error-bf16.svg"))
+        let csv = try String(contentsOfFile: "\(out)/tiny/results.csv", encoding: .utf8)
+        #expect(csv.contains(",local_error,"))
+        let report = try String(contentsOfFile: "\(out)/tiny/README.md", encoding: .utf8)
+        #expect(report.contains("| local error ") && report.contains("| local gradient error "))
+        #expect(report.contains("The local error is the one-step error"))
+    }
+}

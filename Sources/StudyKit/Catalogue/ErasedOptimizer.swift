@@ -8,14 +8,18 @@ public final class ErasedOptimizer<P: PrecisionPolicy> {
     public let name: String
     public let constants: RoundedConstants
     private let stepper: (inout [Matrix<P.Weights>], [LayerStatistics<P.Weights>], Int, Double) throws(ShapeError) -> StepReport
+    private let exporter: () -> OptimizerState
+    private let importer: (OptimizerState) throws(OptimizerStateError) -> Void
 
     public init<O: Optimizer>(_ optimizer: O) where O.Policy == P {
-        var o = optimizer
+        var o = optimizer      // one box shared by the three closures
         name = o.name
         constants = o.constants
         stepper = { (w: inout [Matrix<P.Weights>], l: [LayerStatistics<P.Weights>], t: Int, _: Double) throws(ShapeError) -> StepReport in
             try o.step(weights: &w, layers: l, step: t)
         }
+        exporter = { o.exportState() }
+        importer = { (s: OptimizerState) throws(OptimizerStateError) in try o.importState(s) }
     }
 
     /// MKOR-H decides its switch from the losses (§8.7), which the optimizer protocol does not pass.
@@ -27,10 +31,20 @@ public final class ErasedOptimizer<P: PrecisionPolicy> {
             if observesLoss { o.observe(loss: loss) }
             return try o.step(weights: &w, layers: l, step: t)
         }
+        exporter = { o.exportState() }
+        importer = { (s: OptimizerState) throws(OptimizerStateError) in try o.importState(s) }
     }
 
     /// One step; `loss` is the batch loss of this step, in Double (used only by loss-aware methods).
     public func step(weights: inout [Matrix<P.Weights>], layers: [LayerStatistics<P.Weights>], step t: Int, loss: Double) throws(ShapeError) -> StepReport {
         try stepper(&weights, layers, t, loss)
     }
+
+    /// The wrapped optimizer's complete state (`Optimizer.exportState`): exact for every policy whose
+    /// types are contained in binary64; draws no stochastic-rounding bits.
+    public func exportState() -> OptimizerState { exporter() }
+
+    /// Replaces the wrapped optimizer's state by one the same configuration exported in any policy
+    /// (`Optimizer.importState`); on error the optimizer is unchanged.
+    public func importState(_ state: OptimizerState) throws(OptimizerStateError) { try importer(state) }
 }

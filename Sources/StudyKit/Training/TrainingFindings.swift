@@ -15,31 +15,42 @@ enum TrainingFindings {
             let g = groups["\(o)\u{1}\(p)"] ?? []
             let diverged = g.filter { $0.divergenceStep != nil }
             let drift = g.compactMap { $0.series("drift").last?.1 }
-            let local = g.flatMap { $0.series("local_gradient_error").map(\.1) }
+            // One value per seed (the cell's median over the shadowed steps), then median [q1, q3] over seeds.
+            let local = g.compactMap { Sample($0.series("local_error").map(\.1)).median }
+            let localGradient = g.compactMap { Sample($0.series("local_gradient_error").map(\.1)).median }
             var kinds = [String: Int]()
             for r in g { for e in r.events { kinds[e.kind, default: 0] += 1 } }
             rows.append([o, p, "\(g.count)", "\(diverged.count)",
                          diverged.isEmpty ? "–" : Fmt.medianIQR(diverged.map { Double($0.divergenceStep!) }),
                          Fmt.medianIQR(g.map(\.finalLoss)), Fmt.medianIQR(g.map(\.finalTestAccuracy)),
-                         Fmt.medianIQR(drift), Fmt.medianIQR(local),
+                         Fmt.medianIQR(drift), Fmt.medianIQR(local), Fmt.medianIQR(localGradient),
                          kinds.isEmpty ? "–" : kinds.keys.sorted().map { "\($0) ×\(kinds[$0]!)" }.joined(separator: ", ")])
         } }
         let table = MarkdownTable(columns: ["optimizer", "precision", "seeds", "diverged", "divergence step", "final train loss",
-                                            "final test accuracy", "drift at last reference step", "local gradient error", "events"]
+                                            "final test accuracy", "drift at last reference step", "local error", "local gradient error", "events"]
                                     .map { MarkdownTable.Column($0) }, rows: rows)
         sections.append("## Summary over seeds (median [q1, q3])\n\n" + ((try? table.rendered()) ?? ""))
         sections.append("""
             Drift is ‖θ − θ_ref‖/‖θ_ref‖ against the MPFR-\(t.referenceBits) run of the same optimizer, seed, data and \
-            initialisation, over its first \(t.referenceSteps) steps. The local gradient error is ‖∇̂ − ∇‖/‖∇‖ where ∇ is computed \
-            in MPFR at the cell's own (low-precision) weights on the same batch: the error committed by one step of \
-            gradient computation, separated from the error accumulated along the trajectory.
+            initialisation, over its first \(t.referenceSteps) steps. The local error is the one-step error \
+            ‖Δθ̂ − Δθ‖/‖Δθ‖ of the whole step: Δθ̂ is the cell's update at step t, Δθ the update that the same optimizer \
+            configuration takes in MPFR-\(t.referenceBits) from the *same* point — the cell's weights and its complete \
+            optimizer state (moments, statistics, factors, inverses and roots, counters), imported exactly — on the same \
+            batch. It is the error committed by one low-precision step (gradient, preconditioner and update together), \
+            separated from the error accumulated along the trajectory; it includes the rounding of the updated weights to \
+            their format, about u·‖θ‖/‖Δθ‖, which dominates when steps are small against the weights. The local gradient \
+            error ‖∇̂ − ∇‖/‖∇‖, with ∇ computed in MPFR at the cell's weights on the same batch, isolates the gradient \
+            computation. Both are recorded for the first \(t.referenceSteps) steps; each cell contributes its median over \
+            those steps (NaN excluded). A reference step that fails or is non-finite gives NaN and a \
+            `\(LocalReference.failureEvent)` event.
             """)
 
-        // Plots: loss and drift vs step per precision (median over seeds with the interquartile band).
+        // Plots: loss, drift and local error vs step per precision (median over seeds with the interquartile band).
         var plots = [(name: String, svg: String)]()
         for p in t.precisions {
             let slug = p.replacingOccurrences(of: "/", with: "_").replacingOccurrences(of: "+", with: "-")
-            for (metric, logY, title) in [("loss", true, "training loss"), ("drift", true, "drift from MPFR")] {
+            for (metric, logY, title) in [("loss", true, "training loss"), ("drift", true, "drift from MPFR"),
+                                          ("local_error", true, "one-step local error against MPFR")] {
                 var series = [PlotSeries]()
                 for (i, o) in labels.enumerated() {
                     let g = groups["\(o)\u{1}\(p)"] ?? []

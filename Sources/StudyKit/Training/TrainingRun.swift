@@ -24,6 +24,9 @@ struct TrainingJob: Sendable {
     let seed: Int
     let key: String
     let reference: ReferenceTrajectory?
+    /// Record the one-step local errors (`local_error`, `local_gradient_error`) for the steps the
+    /// reference shadows. Off, nothing else changes: the cell's trajectory is bit-identical either way.
+    var localError = true
     /// Keep only monitors whose name matches one of these (a trailing `*` is a prefix match).
     func keeps(_ monitor: String) -> Bool {
         spec.monitors.contains { $0.hasSuffix("*") ? monitor.hasPrefix($0.dropLast()) : $0 == monitor }
@@ -35,11 +38,13 @@ struct TrainingVisitor: PolicyVisitor {
     let job: TrainingJob
 
     func visit<P: PrecisionPolicy>(_: P.Type) throws -> CellResult {
-        let streamKey = StochasticRounding.mix64(UInt64(truncatingIfNeeded: job.key.hashValueStable))
-        return try StochasticRounding.withContext(seed: UInt64(job.seed), stream: streamKey) {
+        try StochasticRounding.withContext(seed: UInt64(job.seed), stream: streamKey) {
             try run(P.self)
         }
     }
+
+    /// The cell's stochastic-rounding stream (a function of its key).
+    var streamKey: UInt64 { StochasticRounding.mix64(UInt64(truncatingIfNeeded: job.key.hashValueStable)) }
 
     func run<P: PrecisionPolicy>(_: P.Type) throws -> CellResult {
         typealias W = P.Weights
@@ -79,11 +84,15 @@ struct TrainingVisitor: PolicyVisitor {
                 result.events.append(EventRecord(step: t, layer: e.layer, kind: "network-\(e.kind.rawValue)",
                                                  detail: "\(e.tensor) ×\(e.count)", value: Double(e.count)))
             }
-            if let ref = job.reference, t <= ref.weights.count + 1, t <= spec.referenceSteps {
-                // One-step local error of the gradient: the reference gradient at the *same* (low-precision) weights.
-                let exact = try ReferenceCatalogue.visit(bits: ref.bits, ReferenceGradient(network: job.data.network, weights: net.weights.map { $0.converted(to: Double.self) }, data: job.data.train, indices: indices))
+            // One-step local errors: the reference step from the *same* low-precision weights and
+            // optimizer state on the same batch, taken before the low-precision step changes them.
+            var local: (before: [Double], reference: LocalReference)? = nil
+            if job.localError, let ref = job.reference, t <= ref.weights.count + 1, t <= spec.referenceSteps {
+                let before = net.weights.map { $0.converted(to: Double.self) }
+                let reference = referenceStep(bits: ref.bits, weights: before, state: optimizer.exportState(), indices: indices, step: t)
                 let low = backward.layers.flatMap { $0.gradient.elements.map(\.doubleValue) }
-                record(t, "local_gradient_error", -1, relativeDistance(low, exact))
+                record(t, "local_gradient_error", -1, reference.gradient.map { relativeDistance(low, $0) } ?? .nan)
+                local = (before.flatMap(\.elements), reference)
             }
             guard loss.isFinite else { diverge(t, "non-finite loss \(loss)"); break }
             if t > 1, loss > spec.divergenceFactor * initialLoss {
@@ -94,6 +103,19 @@ struct TrainingVisitor: PolicyVisitor {
                 throw StudyError(file: job.spec.problem.dataset, field: "optimizer", value: job.optimizer.label, reason: "\(error)")
             }
             result.stepsCompleted = t
+            if let local, !report.aborted {
+                // local_error = ‖Δθ_low − Δθ_ref‖/‖Δθ_ref‖; Δθ_low = θ_new − θ_old subtracted in Double, in index order.
+                if let deltaRef = local.reference.delta {
+                    var deltaLow = [Double](), i = 0
+                    deltaLow.reserveCapacity(local.before.count)
+                    for w in net.weights { for x in w.elements { deltaLow.append(x.doubleValue - local.before[i]); i += 1 } }
+                    record(t, "local_error", -1, relativeDistance(deltaLow, deltaRef))
+                } else {
+                    record(t, "local_error", -1, .nan)
+                    result.events.append(EventRecord(step: t, layer: -1, kind: LocalReference.failureEvent,
+                                                     detail: local.reference.failure ?? "no reference step", value: .nan))
+                }
+            }
             let recordMonitors = (t - 1) % spec.recordEvery == 0 || t == spec.steps
             if recordMonitors {
                 for m in report.monitors where job.keeps(m.name) { record(t, m.name, m.layer, m.value) }
@@ -112,6 +134,22 @@ struct TrainingVisitor: PolicyVisitor {
         result.records.sort { ($0.metric, $0.layer, $0.step) < ($1.metric, $1.layer, $1.step) }
         return result
     }
+
+    /// The reference gradient and step from the cell's weights and exported optimizer state (see
+    /// `ReferenceLocalStep`). It runs in a stochastic-rounding context of its own, so it never takes
+    /// indices from the cell's stream (the reference types draw none today; this keeps it so). Any
+    /// failure becomes a `LocalReference` with a reason, never an error.
+    func referenceStep(bits: Int, weights: [Matrix<Double>], state: OptimizerState, indices: [Int], step t: Int) -> LocalReference {
+        let visitor = ReferenceLocalStep(network: job.data.network, weights: weights, data: job.data.train, indices: indices,
+                                         optimizer: job.optimizer, state: state, step: t)
+        do {
+            return try StochasticRounding.withContext(seed: UInt64(job.seed), stream: ~streamKey) {
+                try ReferenceCatalogue.visit(bits: bits, visitor)
+            }
+        } catch {
+            return LocalReference(gradient: nil, delta: nil, failure: "reference at MPFR-\(bits): \(error)")
+        }
+    }
 }
 
 /// ‖a − b‖ / ‖b‖ in Double, in index order (NaN if `b` is zero or the lengths differ).
@@ -120,21 +158,6 @@ func relativeDistance(_ a: [Double], _ b: [Double]) -> Double {
     var num = 0.0, den = 0.0
     for i in a.indices { let d = a[i] - b[i]; num += d * d; den += b[i] * b[i] }
     return den > 0 ? (num / den).squareRoot() : .nan
-}
-
-/// The gradient of the mean batch loss at given weights, computed in the reference precision.
-struct ReferenceGradient: PolicyVisitor {
-    let network: MLPSpec
-    let weights: [Matrix<Double>]
-    let data: Dataset
-    let indices: [Int]
-
-    func visit<P: PrecisionPolicy>(_: P.Type) throws -> [Double] {
-        let net = try MLP<P.Weights>(spec: network, weights: weights.map { $0.converted(to: P.Weights.self) }, accumulation: .perOperation)
-        let batch = Batch<P.Weights>(data, indices: indices)
-        let b = try net.backward(batch.inputs, targets: batch.targets)
-        return b.layers.flatMap { $0.gradient.elements.map(\.doubleValue) }
-    }
 }
 
 /// Runs the reference trajectory of a (optimizer, seed) pair in MPFR.
