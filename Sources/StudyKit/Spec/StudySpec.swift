@@ -15,6 +15,10 @@ public enum StudyKind: String, Sendable, Hashable, CaseIterable, Codable {
     case lossScalingOverflow = "loss-scaling-overflow"
     /// R10: KFAC blocks against the exact GGN of deep linear networks.
     case kfacExactness = "kfac-exactness"
+    /// R5: Jorge's truncated series against the exact inverse fourth root.
+    case jorgeSeries = "jorge-series"
+    /// R6: residuals of Shampoo's inverse fourth roots against κ·u.
+    case shampooRoots = "shampoo-roots"
 }
 
 /// The data and the network of a training study.
