@@ -21,8 +21,8 @@ import Optimizers
 ///
 /// The stream is the same for every precision of a cell: the formats differ only in what they do
 /// with it.
-struct GradientStream: Sendable, Hashable {
-    enum Source: String, CaseIterable { case mlp, synthetic }
+public struct GradientStream: Sendable, Hashable {
+    public enum Source: String, Sendable, CaseIterable { case mlp, synthetic }
 
     var source: Source
     var steps: Int
@@ -41,7 +41,7 @@ struct GradientStream: Sendable, Hashable {
     var layer: Int
 
     /// The side of `L = Σ GGᵀ`.
-    var statisticDimension: Int { source == .synthetic ? dimension : widths[layer + 1] }
+    public var statisticDimension: Int { source == .synthetic ? dimension : widths[layer + 1] }
 
     /// A short label for tables (`synthetic θ=0.5`, `mlp`).
     var label: String { source == .synthetic ? "synthetic θ=\(NumberText.short(mixing))" : "mlp" }
@@ -73,7 +73,7 @@ struct GradientStream: Sendable, Hashable {
         batch = Int(p["mlp_batch"] ?? "0")!; learningRate = Double(p["mlp_learning_rate"] ?? "0")!; layer = Int(p["mlp_layer"] ?? "0")!
     }
 
-    init(source: Source, steps: Int, dimension: Int, columns: Int, rank: Int, mixing: Double, spectrumCondition: Double, scale: Double,
+    public init(source: Source, steps: Int, dimension: Int, columns: Int, rank: Int, mixing: Double, spectrumCondition: Double, scale: Double,
          dataset: String, widths: [Int], batch: Int, learningRate: Double, layer: Int) {
         self.source = source; self.steps = steps; self.dimension = dimension; self.columns = columns; self.rank = rank
         self.mixing = mixing; self.spectrumCondition = spectrumCondition; self.scale = scale
@@ -81,7 +81,7 @@ struct GradientStream: Sendable, Hashable {
     }
 
     /// `G_1 … G_steps` in Double.
-    func gradients(seed: UInt64) throws -> [Matrix<Double>] {
+    public func gradients(seed: UInt64) throws -> [Matrix<Double>] {
         source == .synthetic ? synthetic(seed: seed) : try mlp(seed: seed)
     }
 
@@ -161,22 +161,22 @@ struct GradientStream: Sendable, Hashable {
 /// Why 113 bits: the quantities measured go down to `u_fp32 ≈ 6e-8` and the statistics' condition
 /// numbers up to ~1e12 (ridge 1e-12 on a rank-deficient L), so the reference must resolve
 /// `κ·u_ref ≪ u_fp32`; with `u_113 ≈ 1e-34`, `κ·u_113 ≤ 1e-22`.
-enum ExactStatistic {
-    typealias B = BigFloat113
+public enum ExactStatistic {
+    public typealias B = BigFloat113
 
     /// `G Gᵀ` in MPFR from the Double gradient (products of two doubles are exact in 113 bits).
-    static func gram(_ g: Matrix<Double>) throws -> Matrix<B> {
+    public static func gram(_ g: Matrix<Double>) throws -> Matrix<B> {
         let gb = g.map { B($0) }
         return try Matrix.product(gb, .none, gb, .transposed, accumulation: .perOperation)
     }
 
     /// `decay·L + weight·GGᵀ`, in MPFR.
-    static func updated(_ l: Matrix<B>, decay: B, weight: B, gram: Matrix<B>) throws -> Matrix<B> {
+    public static func updated(_ l: Matrix<B>, decay: B, weight: B, gram: Matrix<B>) throws -> Matrix<B> {
         try l.scaled(by: decay).adding(gram.scaled(by: weight))
     }
 
     /// `‖[L, A]‖_F / (‖L‖_F ‖A‖_F)` in Double from the MPFR values (a diagnostic; 0 when either is 0).
-    static func commutator(_ l: Matrix<B>, _ a: Matrix<B>) -> Double {
+    public static func commutator(_ l: Matrix<B>, _ a: Matrix<B>) -> Double {
         let ld = l.converted(to: Double.self), ad = a.converted(to: Double.self)
         guard let la = try? Matrix.product(ld, .none, ad, .none, accumulation: .perOperation),
               let al = try? Matrix.product(ad, .none, ld, .none, accumulation: .perOperation),
@@ -186,14 +186,14 @@ enum ExactStatistic {
     }
 
     /// `(L + εI)^{-1/4}` by the library's eigen route (`inverseRootEigen`, Jacobi in MPFR-113).
-    static func referenceRoot(_ l: Matrix<B>, epsilon: Double) throws -> InverseRoot<B> {
+    public static func referenceRoot(_ l: Matrix<B>, epsilon: Double) throws -> InverseRoot<B> {
         try l.inverseRootEigen(p: 4, epsilon: B(epsilon), relativeRidge: false, method: .generic)
     }
 
     /// `rootRes(X, M, 4) = ‖X⁴M − I‖_F/√d` (ALGORITHMS.md §1.5), evaluated in MPFR-113 from the values X
     /// holds (every supported format converts exactly through Double), so the measurement adds no
     /// rounding at the level of the formats studied. `+∞` for a non-finite X.
-    static func rootResidual<T: Scalar>(_ x: Matrix<T>, _ m: Matrix<B>) throws -> Double {
+    public static func rootResidual<T: Scalar>(_ x: Matrix<T>, _ m: Matrix<B>) throws -> Double {
         guard x.isFinite else { return .infinity }
         let xb = x.map { B($0.doubleValue) }
         let x2 = try Matrix.product(xb, .none, xb, .none, accumulation: .perOperation)

@@ -153,6 +153,8 @@ enum ShampooRoots: Experiment {
                 for method in methods {
                     let settings = Settings(epsilon: eps, method: method, seed: UInt64(cell.seed) &* 1_000_003 &+ UInt64(t),
                                             maxIterations: maxIterations, tolerance: tolerance)
+                    // A retry depends only on its format (the same L, method and ε): computed once per step.
+                    var retries = [String: (root: Root, residual: Double)]()
                     for precision in precisions {
                         let name = "\(precision)/\(method)/\(tag)"
                         let r = try PolicyCatalogue.visit(precision, RootVisitor(statistic: lDouble, settings: settings))
@@ -166,12 +168,15 @@ enum ShampooRoots: Experiment {
                         let fallback = !(residual <= bound)
                         record(t, "fallback@\(name)", fallback ? 1 : 0)
                         if fallback {
-                            let retry = r.unitRoundoff > Float.unitRoundoff ? try root(lDouble.converted(to: Float.self), settings)
-                                                                            : try root(lDouble, settings)
-                            let again = retry.usable ? try ExactStatistic.rootResidual(retry.root, m) : .infinity
+                            let format = r.unitRoundoff > Float.unitRoundoff ? "fp32" : "fp64"
+                            if retries[format] == nil {
+                                let retry = format == "fp32" ? try root(lDouble.converted(to: Float.self), settings) : try root(lDouble, settings)
+                                retries[format] = (retry, retry.usable ? try ExactStatistic.rootResidual(retry.root, m) : .infinity)
+                            }
+                            let again = retries[format]!.residual
                             record(t, "retry_residual@\(name)", again)
                             result.events.append(EventRecord(step: t, layer: -1, kind: "fallback",
-                                                             detail: "\(name): residual \(NumberText.short(residual)) > \(NumberText.short(bound)); retried in \(retry.unitRoundoff == Float.unitRoundoff ? "fp32" : "fp64")",
+                                                             detail: "\(name): residual \(NumberText.short(residual)) > \(NumberText.short(bound)); retried in \(format)",
                                                              value: again))
                             if !(again <= bound) {
                                 result.events.append(EventRecord(step: t, layer: -1, kind: "fallback-failed", detail: name, value: again))
