@@ -133,6 +133,19 @@ extension JorgeSeries {
             graceful = "bf16 degrades \(ok ? "gracefully" : "not gracefully") (non-finite events \(nonFinite), median final error \(Fmt.sig(e)), drift-vs-u slope \(driftFit.map { Fmt.sig($0.slope) } ?? "–") against [\(Fmt.sig(band[0])), \(Fmt.sig(band[1]))])"
         }
 
+        // The rounded keep-s scale: a systematic per-step factor error in every fixed-rule update.
+        let betas = Array(Set(cells.filter { $0.rule == "fixed" }.compactMap { Double($0.beta2) })).sorted()
+        let lastStep = cells.map { $0.series("error@fp64").count }.max() ?? 0
+        var scaleTable = "| β2 | s = β2^{-1/4} |" + low.map { " \($0): (s_T/s − 1)·T |" }.joined() + "\n|---:|---:|" + low.map { _ in "---:|" }.joined() + "\n"
+        for b in betas {
+            let exact = Double.pow(b, -0.25)
+            scaleTable += "| \(NumberText.short(b)) | \(Fmt.sig(exact)) |" + low.map { pr in
+                guard let type = try? ExperimentSupport.format(named: pr) else { return " – |" }
+                let rel = roundedThroughFormat(type, exact) / exact - 1
+                return " \(Fmt.sig(rel * Double(lastStep))) |"
+            }.joined() + "\n"
+        }
+
         // Flops.
         let dims = Array(Set(cells.map(\.n))).sorted()
         var flopTable = "| n (side of L) | Jorge update 10n³ | eigh + Q·diag·Qᵀ 11n³ | coupled Newton per iteration 8n³ | Jorge / eigh |\n|---:|---:|---:|---:|---:|\n"
@@ -198,7 +211,11 @@ extension JorgeSeries {
                                         "## (c) Accumulation over steps (fp64)\n\n" + accTable,
                                         "## Rounding drift from the fp64 run\n\n" + driftTable
                                             + "\nFitted log–log slope of median drift against u: \(driftFit.map { "\(Fmt.sig($0.slope)) (R² \(Fmt.sig($0.rSquared)))" } ?? "–"). \(graceful).\n",
+                                        "## The rounded scale s of the fixed rule\n\nEvery fixed-rule update multiplies L̂ by s rounded to the format; its relative error accumulates linearly over the T steps (a floor under the fp16/bf16 errors above when it is not 0).\n\n" + scaleTable,
                                         "## Flops per step (closed form)\n\n" + flopTable],
                              plots: plots)
     }
 }
+
+/// `x` rounded once to the format `T` (through Double; exact for formats inside binary64), as Double.
+func roundedThroughFormat<T: Scalar>(_: T.Type, _ x: Double) -> Double { T(x).doubleValue }

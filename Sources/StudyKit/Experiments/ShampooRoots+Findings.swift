@@ -83,9 +83,18 @@ extension ShampooRoots {
 
         // Plots.
         var plots = [(name: String, svg: String)]()
-        var scatter = ScatterPlot(title: "Root residual against κ·u", xLabel: "κ(L + ελ_max I)·u", yLabel: "‖X⁴M − I‖_F/√d", logX: true, logY: true)
+        // One point per (precision, method, ε, step): medians over streams and seeds (the fit above uses every point).
+        var scatter = ScatterPlot(title: "Root residual against κ·u (medians over streams × seeds)", xLabel: "κ(L + ελ_max I)·u",
+                                  yLabel: "‖X⁴M − I‖_F/√d", logX: true, logY: true)
         for pr in precisions { for m in methods {
-            scatter.series.append(("\(pr) \(m)", points.filter { $0.precision == pr && $0.method == m }.map { ($0.kappa * $0.u, $0.residual) }))
+            var xy = [(Double, Double)]()
+            for e in epsilons {
+                let g = group(pr, m, e)
+                for (_, atStep) in Dictionary(grouping: g, by: \.step).sorted(by: { $0.key < $1.key }) {
+                    xy.append((Sample(atStep.map { $0.kappa * $0.u }).median ?? .nan, Sample(atStep.map(\.residual)).median ?? .nan))
+                }
+            }
+            scatter.series.append(("\(pr) \(m)", xy))
         } }
         scatter.fit = methods.first.flatMap { fits[$0] }
         plots.append(("residual-vs-kappa-u.svg", scatter.svg))
