@@ -36,7 +36,7 @@ protocol Experiment {
 /// The experiment kinds, by `StudyKind`.
 enum ExperimentCatalogue {
     static let all: [any Experiment.Type] = [CholeskyBreakdown.self, IKFACTracking.self, UpdateSwamping.self, LossScalingOverflow.self, KFACExactness.self,
-                                                 ShermanMorrisonStream.self]
+                                                 ShermanMorrisonStream.self, JorgeSeries.self, ShampooRoots.self]
 
     static func experiment(_ kind: StudyKind) -> (any Experiment.Type)? { all.first { $0.kind == kind } }
 

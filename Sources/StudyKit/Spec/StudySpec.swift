@@ -17,6 +17,10 @@ public enum StudyKind: String, Sendable, Hashable, CaseIterable, Codable {
     case kfacExactness = "kfac-exactness"
     /// R4: MKOR's Sherman–Morrison inverse factors over a vector stream in low precision.
     case shermanMorrisonStream = "sherman-morrison-stream"
+    /// R5: Jorge's truncated series against the exact inverse fourth root.
+    case jorgeSeries = "jorge-series"
+    /// R6: residuals of Shampoo's inverse fourth roots against κ·u.
+    case shampooRoots = "shampoo-roots"
 }
 
 /// The data and the network of a training study.
