@@ -40,10 +40,7 @@ enum IKFACTracking: Experiment {
                              inputs: try p.int("inputs", range: 1...64), outputs: try p.int("outputs", range: 1...64),
                              samples: try p.int("samples", range: 1...4096), damping: try p.double("damping", range: 1e-12...0.5),
                              seeds: try p.intArray("seeds", range: 0...1_000_000),
-                             slopeBand: try p.doubleArray("slope_band", range: 0...10))
-        if out.slopeBand.count != 2 || out.slopeBand[0] >= out.slopeBand[1] {
-            throw StudyError(file: spec.file, field: "experiment.slope_band", value: "\(out.slopeBand)", reason: "must be [low, high] with low < high")
-        }
+                             slopeBand: try p.band("slope_band", range: 0...10))
         try p.finish()
         return out
     }

@@ -59,10 +59,7 @@ enum JorgeSeries: Experiment {
         let out = Parameters(streams: streams, precisions: precisions, rules: rules,
                              beta2: try p.doubleArray("beta2", range: 0.5...0.999999), epsilon: try p.double("epsilon", range: 1e-8...1e8),
                              correlationThreshold: try p.double("correlation_threshold", range: -1...1),
-                             slopeBand: try p.doubleArray("slope_band", range: 0...10))
-        if out.slopeBand.count != 2 || out.slopeBand[0] >= out.slopeBand[1] {
-            throw StudyError(file: spec.file, field: "experiment.slope_band", value: "\(out.slopeBand)", reason: "must be [low, high] with low < high")
-        }
+                             slopeBand: try p.band("slope_band", range: 0...10))
         try p.finish()
         return out
     }

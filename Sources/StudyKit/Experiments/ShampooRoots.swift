@@ -60,13 +60,10 @@ enum ShampooRoots: Experiment {
         let out = Parameters(streams: streams, precisions: precisions, methods: methods,
                              epsilons: try p.doubleArray("epsilons", range: 1e-30...1), beta2: try p.double("beta2", range: 0.5...1),
                              fallbackResidual: try p.double("fallback_residual", range: 1e-12...1e6),
-                             slopeBand: try p.doubleArray("slope_band", range: 0...10),
+                             slopeBand: try p.band("slope_band", range: 0...10),
                              earlyWorseFraction: try p.double("early_worse_fraction", range: 0...1),
                              newtonMaxIterations: try p.int("newton_max_iterations", range: 1...10_000),
                              newtonTolerance: try p.double("newton_tolerance", range: 1e-30...1))
-        if out.slopeBand.count != 2 || out.slopeBand[0] >= out.slopeBand[1] {
-            throw StudyError(file: spec.file, field: "experiment.slope_band", value: "\(out.slopeBand)", reason: "must be [low, high] with low < high")
-        }
         try p.finish()
         return out
     }

@@ -61,10 +61,7 @@ enum ShermanMorrisonStream: Experiment {
             mlpSamples: try p.int("mlp_samples", range: 2...100_000), mlpFeatures: try p.int("mlp_features", range: 1...1_024),
             mlpClasses: try p.int("mlp_classes", range: 2...1_000), mlpCondition: try p.double("mlp_condition", range: 1...1e8),
             mlpBatch: try p.int("mlp_batch", range: 1...4_096), mlpLearningRate: try p.double("mlp_learning_rate", range: 1e-8...100),
-            slopeBand: try p.doubleArray("slope_band", range: 0...10))
-        if out.slopeBand.count != 2 || out.slopeBand[0] >= out.slopeBand[1] {
-            throw StudyError(file: spec.file, field: "experiment.slope_band", value: "\(out.slopeBand)", reason: "must be [low, high] with low < high")
-        }
+            slopeBand: try p.band("slope_band", range: 0...10))
         if out.mlpBatch > out.mlpSamples {
             throw StudyError(file: spec.file, field: "experiment.mlp_batch", value: "\(out.mlpBatch)", reason: "exceeds mlp_samples = \(out.mlpSamples)")
         }

@@ -112,6 +112,15 @@ struct TableReader {
         return out
     }
 
+    /// A `[low, high]` pair with low < high, such as the accepted band of a fitted slope.
+    mutating func band(_ key: String, range: ClosedRange<Double>) throws(StudyError) -> [Double] {
+        let b = try doubleArray(key, range: range)
+        guard b.count == 2, b[0] < b[1] else {
+            throw StudyError(file: file, field: field(key), value: "\(b)", reason: "must be [low, high] with low < high")
+        }
+        return b
+    }
+
     mutating func stringArray(_ key: String, default d: [String]? = nil) throws(StudyError) -> [String] {
         guard let v = raw(key) else {
             if let d { return d }
