@@ -73,9 +73,12 @@ struct Run: ParsableCommand {
                                  shard: shardPair, progress: isatty(2) != 0)
         let start = ContinuousClock.now
         var index = [(StudySpec, Verdict, Double)]()
+        var cachedCells = 0, cellCount = 0
         for spec in specs {
             let t0 = ContinuousClock.now
             let plan = try StudyPlan(spec)
+            cachedCells += StudyRunner(options).cachedCellCount(plan)
+            cellCount += plan.cells.count
             let results = try StudyRunner(options).run(plan)
             if shardPair != nil {
                 print("\(spec.name): shard \(shard!) done (\(plan.shard(shardPair!.0, of: shardPair!.1).count) cells cached)")
@@ -88,8 +91,10 @@ struct Run: ParsableCommand {
         }
         if shardPair == nil, common.studies.isEmpty {
             let total = ContinuousClock.now - start
-            try ReportIndex.write(index.map { ($0.0, $0.1, $0.2) }, tier: common.quick ? "quick" : "full",
-                                  wallSeconds: Double(total.components.seconds), jobs: common.jobs, to: options.outputDirectory)
+            let wall = ReportIndex.WallTime(seconds: Double(total.components.seconds) + Double(total.components.attoseconds) / 1e18,
+                                            jobs: common.jobs, cores: ProcessInfo.processInfo.activeProcessorCount,
+                                            cpu: Provenance.cpu, cells: cellCount)
+            try ReportIndex.write(index, tier: common.quick ? "quick" : "full", wallTime: wall, cachedCells: cachedCells, to: options.outputDirectory)
         }
     }
 }

@@ -11,6 +11,9 @@ public struct ResultCache: Sendable {
 
     func path(_ kind: String, _ key: String) -> String { "\(directory)/\(kind)/\(key).json" }
 
+    /// Whether an entry exists, without reading it.
+    func contains(kind: String, key: String) -> Bool { FileManager.default.fileExists(atPath: path(kind, key)) }
+
     func load<T: Decodable>(_ type: T.Type, kind: String, key: String) -> T? {
         guard let data = FileManager.default.contents(atPath: path(kind, key)) else { return nil }
         return try? StableJSON.decode(type, from: data)

@@ -80,6 +80,13 @@ public struct StudyRunner: Sendable {
         return all
     }
 
+    /// How many cells of `plan` are already cached (so a wall time can say whether it measured a full computation).
+    public func cachedCellCount(_ plan: StudyPlan) -> Int {
+        guard options.useCache else { return 0 }
+        let cache = ResultCache(root: options.outputDirectory, study: plan.spec.name)
+        return plan.cells.filter { cache.contains(kind: "cells", key: $0.key) }.count
+    }
+
     /// The cached results of every cell of `plan` (for `merge` after sharded runs); missing cells are absent.
     public func cached(_ plan: StudyPlan) throws -> [String: CellResult] {
         let cache = ResultCache(root: options.outputDirectory, study: plan.spec.name)
