@@ -146,27 +146,33 @@ extension RoundingKernels {
                                                        _ c: _FormatKernelConstants, _: M.Type,
                                                        seed: UInt64, stream: UInt64, startIndex: UInt64) {
         guard let s = src.baseAddress, let d = dst.baseAddress else { return }
-        let c = _FormatKernelConstants(copying: c)
         let n = src.count
+        // formats with p ≤ 23 and qe ≥ −103 (fp8, binary16, most custom formats) round stochastically in
+        // the fast loop of RoundingKernels+Stochastic.swift; the others (bf16, tf32, p = 24) below. (The
+        // dispatch stays out of the loops' closures: with it inside, the deterministic loop stopped
+        // vectorising, 8× slower.)
+        if M.mode == .stochastic, let fast = _StochasticKernelConstants(c) {
+            s.withMemoryRebound(to: UInt32.self, capacity: n) { bits in
+                d.withMemoryRebound(to: UInt32.self, capacity: n) { out in
+                    _stochasticLoop(bits, out, n, fast, seed: seed, stream: stream, startIndex: startIndex)
+                }
+            }
+            return
+        }
+        let c = _FormatKernelConstants(copying: c)
         s.withMemoryRebound(to: UInt32.self, capacity: n) { bits in
             d.withMemoryRebound(to: UInt32.self, capacity: n) { out in
                 if M.mode == .stochastic {
-                    // formats with p ≤ 23 and qe ≥ −103 (fp8, binary16, most custom formats) take the
-                    // fast loop of RoundingKernels+Stochastic.swift, the others (bf16, tf32, p = 24) this one
-                    if let fast = _StochasticKernelConstants(c) {
-                        _stochasticLoop(bits, out, n, fast, seed: seed, stream: stream, startIndex: startIndex)
-                    } else {
-                        _forEachIndexBlock(count: n, startIndex: startIndex, seed: seed, stream: stream) { lo, hi, key, firstLow in
-                            // a copy local to the closure: the captured `c` is read through the closure context,
-                            // which the compiler cannot prove is not aliased by the stores to `out` (the loop
-                            // then reloads the fields every element and does not vectorise: 4.5× slower)
-                            let k = _FormatKernelConstants(copying: c)
-                            let keyHigh = UInt32(truncatingIfNeeded: key &>> 32)
-                            var z = firstLow &+ UInt32(truncatingIfNeeded: key)     // see `_stochasticLoop`
-                            for i in lo..<hi {
-                                out[i] = _roundFloatBits(bits[i], k, M.self, random: StochasticRounding.bits(keyed: z, keyHigh: keyHigh))
-                                z &+= 1
-                            }
+                    _forEachIndexBlock(count: n, startIndex: startIndex, seed: seed, stream: stream) { lo, hi, key, firstLow in
+                        // a copy local to the closure: the captured `c` is read through the closure context,
+                        // which the compiler cannot prove is not aliased by the stores to `out` (the loop
+                        // then reloads the fields every element and does not vectorise: 4.5× slower)
+                        let k = _FormatKernelConstants(copying: c)
+                        let keyHigh = UInt32(truncatingIfNeeded: key &>> 32)
+                        var z = firstLow &+ UInt32(truncatingIfNeeded: key)     // see `_stochasticLoop`
+                        for i in lo..<hi {
+                            out[i] = _roundFloatBits(bits[i], k, M.self, random: StochasticRounding.bits(keyed: z, keyHigh: keyHigh))
+                            z &+= 1
                         }
                     }
                 } else {
