@@ -51,16 +51,24 @@ struct Settings {
 /// so one sample lasts at least `minSampleSeconds`, then `samples` rounds in which every body runs
 /// one sample in turn (ABAB…), so that load from other processes hits all of them alike.
 /// Returns the per-call times of each body.
-func measure(_ settings: Settings, _ bodies: [() -> Void]) -> [Sample] {
+///
+/// `budgetSeconds` bounds the time spent on the samples of the slowest body: when `samples` samples of
+/// it would take longer, fewer rounds are run (never fewer than 3).
+func measure(_ settings: Settings, _ bodies: [() -> Void], budgetSeconds: Double = .infinity) -> [Sample] {
     var reps = [Int]()
+    var slowest = 0.0
     for body in bodies {
         let t0 = nowNanoseconds()
         body()                                       // warm-up (caches, page faults, lazy init)
         let once = max(1e-9, Double(nowNanoseconds() - t0) * 1e-9)
-        reps.append(max(1, Int((settings.minSampleSeconds / once).rounded(.up))))
+        let r = max(1, Int((settings.minSampleSeconds / once).rounded(.up)))
+        reps.append(r)
+        slowest = max(slowest, once * Double(r))
     }
+    let affordable = budgetSeconds / slowest
+    let rounds = affordable >= Double(settings.samples) ? settings.samples : max(min(3, settings.samples), Int(affordable))
     var samples = [Sample](repeating: Sample(times: []), count: bodies.count)
-    for _ in 0..<settings.samples {
+    for _ in 0..<rounds {
         for (k, body) in bodies.enumerated() {
             let t0 = nowNanoseconds()
             for _ in 0..<reps[k] { body() }

@@ -122,6 +122,28 @@ enum ScalarBenchmarks {
     static func fmaLoop(_ x: [BigFloat256], _ y: [BigFloat256], _ r: inout [BigFloat256]) {
         for i in r.indices { r[i].formFusedMultiplyAdd(x[i], y[i]) }
     }
+    // The array kernels (one MPFR call per element, no reference counting).
+    @inline(never)
+    static func addKernel(_ x: [BigFloat256], _ y: [BigFloat256], _ r: inout [BigFloat256]) {
+        try! BigFloat256.add(x, y, into: &r)
+    }
+    @inline(never)
+    static func fmaKernel(_ x: [BigFloat256], _ y: [BigFloat256], _ r: inout [BigFloat256]) {
+        try! BigFloat256.fusedMultiplyAdd(x, y, into: &r)
+    }
+    @inline(never)
+    static func dotKernel(_ x: [BigFloat256], _ y: [BigFloat256]) -> BigFloat256 {
+        try! BigFloat256.dot(x, y)
+    }
+    /// The allocation floor of a value-returning operation: a new value per element (one allocation,
+    /// and the release of the value it replaces) plus the direct `mpfr_add`.
+    @inline(never)
+    static func allocationFloor(_ r: inout [BigFloat256], _ rx: RawMPFRArray, _ ry: RawMPFRArray, _ rr: RawMPFRArray) {
+        for i in r.indices {
+            r[i] = BigFloat256(0)
+            mpfr_add(rr.pointer + i, rx.pointer + i, ry.pointer + i, MPFR_RNDN)
+        }
+    }
     @inline(never)
     static func plusLoop(_ x: [BigFloat256], _ y: [BigFloat256], _ r: inout [BigFloat256]) {
         for i in r.indices { r[i] = x[i] + y[i] }
@@ -173,6 +195,24 @@ enum ScalarBenchmarks {
         let swiftFMAB: () -> Void = { fmaLoopBuffers(bx, by, &br); blackHole(br[n / 2].doubleValue) }
         row("in-place fma `formFusedMultiplyAdd`, buffer pointers", measure(settings, [directFMA, swiftFMAB]), target: 1.10, "≤ 1.10× direct")
 
+        // the array kernels against the same direct loops
+        let kernelAdd: () -> Void = { addKernel(bx, by, &br); blackHole(br[n / 2].doubleValue) }
+        row("array kernel `BigFloat.add(_:_:into:)` on `[BigFloat]`", measure(settings, [directAdd, kernelAdd]), target: 1.10, "≤ 1.10× direct")
+        let kernelFMA: () -> Void = { fmaKernel(bx, by, &br); blackHole(br[n / 2].doubleValue) }
+        row("array kernel `BigFloat.fusedMultiplyAdd(_:_:into:)` on `[BigFloat]`", measure(settings, [directFMA, kernelFMA]), target: 1.10, "≤ 1.10× direct")
+        // dot: the direct loop is mpfr_mul into a scratch, mpfr_add into the sum
+        let scratch = RawMPFRArray(precision: bits, values: [0, 0])
+        let directDot: () -> Void = {
+            mpfr_set_zero(scratch.pointer, 1)
+            for i in 0..<n {
+                mpfr_mul(scratch.pointer + 1, rx.pointer + i, ry.pointer + i, MPFR_RNDN)
+                mpfr_add(scratch.pointer, scratch.pointer, scratch.pointer + 1, MPFR_RNDN)
+            }
+            blackHole(mpfr_get_d(scratch.pointer, MPFR_RNDN))
+        }
+        let kernelDot: () -> Void = { blackHole(dotKernel(bx, by).doubleValue) }
+        row("array kernel `BigFloat.dot` (per-operation, n = 1024)", measure(settings, [directDot, kernelDot]), target: 1.10, "≤ 1.10× direct")
+
         // value-returning: r = x + y, r = x * y (a new value per result)
         let swiftPlus: () -> Void = { plusLoop(bx, by, &br); blackHole(br[n / 2].doubleValue) }
         row("value-returning `x + y`", measure(settings, [directAdd, swiftPlus]), target: 2.0, "≤ 2× direct")
@@ -182,7 +222,12 @@ enum ScalarBenchmarks {
         }
         let swiftTimes: () -> Void = { timesLoop(bx, by, &br); blackHole(br[n / 2].doubleValue) }
         row("value-returning `x * y`", measure(settings, [directMul, swiftTimes]), target: 2.0, "≤ 2× direct")
-        withExtendedLifetime((rx, ry, rr)) {}
+        // why the value-returning rows cannot reach 2×: the allocation alone
+        let floor = measure(settings, [directAdd, { allocationFloor(&br, rx, ry, rr); blackHole(br[n / 2].doubleValue) }])
+        rows.append(Row(issue: "2", name: "allocation floor of a value-returning op: `r[i] = BigFloat256(0)` + direct `mpfr_add` (1024-element loop)",
+                        measured: fmtTime(floor[1].best / Double(n)) + "/op", baseline: "direct mpfr " + fmtTime(floor[0].best / Double(n)) + "/op",
+                        ratio: fmt(floor[1].best / floor[0].best) + "×", target: "context", verdict: .info))
+        withExtendedLifetime((rx, ry, rr, scratch)) {}
         return rows
     }
 

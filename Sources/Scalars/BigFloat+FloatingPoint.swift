@@ -54,8 +54,7 @@ extension BigFloat: AdditiveArithmetic, Numeric, SignedNumeric {
     /// Flips the sign bit (−0 stays distinguishable), in place.
     @inlinable
     public mutating func negate() {
-        makeUnique()
-        withExtendedLifetime(box) { _ = mpfr_neg(box.pointer, box.pointer, MPFR_RNDN) }
+        withUniquePointer { _ = mpfr_neg($0, $0, MPFR_RNDN) }
     }
     @inlinable public static prefix func - (x: BigFloat) -> BigFloat { var y = x; y.negate(); return y }
 }
@@ -113,14 +112,12 @@ extension BigFloat: FloatingPoint {
     public mutating func formRemainder(dividingBy other: BigFloat) { apply(other, mpfr_remainder) }
     public mutating func formTruncatingRemainder(dividingBy other: BigFloat) { apply(other, mpfr_fmod) }
     public mutating func formSquareRoot() {
-        makeUnique(); withExtendedLifetime(box) { _ = mpfr_sqrt(box.pointer, box.pointer, MPFR_RNDN) }
+        withUniquePointer { _ = mpfr_sqrt($0, $0, MPFR_RNDN) }
     }
     public mutating func addProduct(_ lhs: BigFloat, _ rhs: BigFloat) { formFusedMultiplyAdd(lhs, rhs) }
 
     public mutating func round(_ rule: FloatingPointRoundingRule) {
-        makeUnique()
-        withExtendedLifetime(box) {
-            let p = box.pointer
+        withUniquePointer { p in
             switch rule {
             case .toNearestOrEven: _ = mpfr_roundeven(p, p)
             case .toNearestOrAwayFromZero: _ = mpfr_round(p, p)
@@ -134,8 +131,8 @@ extension BigFloat: FloatingPoint {
     }
 
     public var nextUp: BigFloat {
-        var r = self; r.makeUnique()
-        withExtendedLifetime(r.box) { mpfr_nextabove(r.box.pointer) }
+        var r = self
+        r.withUniquePointer { mpfr_nextabove($0) }
         return r
     }
 

@@ -43,25 +43,33 @@ public enum MPFRInfo {
 /// here changes a precision (`mpfr_set_prec` and `mpfr_swap` must not be used on these numbers); the
 /// limbs are freed with the object, so `mpfr_clear` is not called.
 ///
-/// Every C call that uses `pointer` runs inside `withExtendedLifetime(box)`: without it, the optimiser
-/// may release the box (and free the limbs) before the call that reads them, a use-after-free seen
-/// only in release builds.
+/// Lifetime: every C call that uses the header's address runs inside `withUnsafeMutablePointerToHeader`
+/// (or `withExtendedLifetime(box)`): ManagedBuffer keeps the object alive until its closure returns,
+/// exactly what `withExtendedLifetime` guarantees. Without one of them the optimiser may release the
+/// box (and free the limbs) before the call that reads them, a use-after-free seen only in release
+/// builds. The accessor form is the one used on hot paths: it borrows the box where
+/// `withExtendedLifetime(r.box)` on an `inout` value costs a retain/release pair per call (measured).
 @usableFromInline
 final class MPFRBox: ManagedBuffer<__mpfr_struct, mp_limb_t>, @unchecked Sendable {
-    /// The `mpfr_t` (the header's address: fixed for the object's lifetime).
+    /// The `mpfr_t` (the header's address: fixed for the object's lifetime). Only for code that keeps the
+    /// box alive itself (`withExtendedLifetime`).
     @inlinable
     var pointer: UnsafeMutablePointer<__mpfr_struct> { withUnsafeMutablePointerToHeader { $0 } }
 
-    /// A new number of `precision` bits, +0.
+    /// A new number of `precision` bits, +0. The header is initialised inside `create` (a copy of a
+    /// `__mpfr_struct` set up by `mpfr_custom_init_set` for the tail limbs: the struct holds no pointer to
+    /// itself, so it may be moved), which saves the retain/release of a second accessor call.
     @inlinable
     static func make(precision: Int) -> MPFRBox {
         let limbBits = MemoryLayout<mp_limb_t>.size * 8      // GMP_NUMB_BITS (no nail bits on this platform)
         let limbs = (precision + limbBits - 1) / limbBits      // mpfr_custom_get_size(precision) / sizeof(mp_limb_t)
-        let box = unsafeDowncast(MPFRBox.create(minimumCapacity: limbs) { _ in __mpfr_struct() }, to: MPFRBox.self)
-        box.withUnsafeMutablePointers { header, limbs in
-            mpfr_custom_init_set(header, Int32(MPFR_ZERO_KIND.rawValue), 0, precision, limbs)
-        }
-        return box
+        return unsafeDowncast(MPFRBox.create(minimumCapacity: limbs) { buffer in
+            var header = __mpfr_struct()
+            buffer.withUnsafeMutablePointerToElements {
+                mpfr_custom_init_set(&header, Int32(MPFR_ZERO_KIND.rawValue), 0, precision, $0)
+            }
+            return header
+        }, to: MPFRBox.self)
     }
 }
 
@@ -70,7 +78,9 @@ final class MPFRBox: ManagedBuffer<__mpfr_struct, mp_limb_t>, @unchecked Sendabl
 /// Value semantics by copy-on-write over `MPFRBox`. Value-returning operations allocate one box per
 /// result; the in-place forms (`+=`, `-=`, `*=`, `/=`, `formFusedMultiplyAdd`, `BigFloat.add(_:_:into:)`)
 /// reuse the destination's storage when it is uniquely referenced, so kernels (dot products, GEMM)
-/// run allocation-free in their inner loop.
+/// run allocation-free in their inner loop. Loops over arrays are fastest through the array kernels of
+/// `BigFloat+Kernels.swift` (`add`, `multiply`, `fusedMultiplyAdd`, `axpy`, `dot`, `sum`), which make one
+/// MPFR call per element and no reference counting.
 ///
 /// MPFR has no subnormals and no signalling NaN; its exponent range is MPFR's default (about ±2^62),
 /// so overflow and underflow do not occur in practice.
@@ -84,53 +94,63 @@ public struct BigFloat<P: MPFRPrecision>: @unchecked Sendable {
     init(uninitialized: Void) { box = MPFRBox.make(precision: P.bits) }
 
     @inlinable
+    init(box: MPFRBox) { self.box = box }
+
+    /// Gives this value its own storage (copy-on-write): a shared box is replaced by a fresh copy.
+    @inlinable @inline(__always)
     mutating func makeUnique() {
-        if !isKnownUniquelyReferenced(&box) {
+        if _slowPath(!isKnownUniquelyReferenced(&box)) {
             let fresh = MPFRBox.make(precision: P.bits)
-            withExtendedLifetime(box) { _ = mpfr_set(fresh.pointer, box.pointer, MPFR_RNDN) }
+            box.withUnsafeMutablePointerToHeader { src in
+                fresh.withUnsafeMutablePointerToHeader { dst in _ = mpfr_set(dst, src, MPFR_RNDN) }
+            }
             box = fresh
         }
     }
 
     /// Calls `body` with a read pointer, keeping the storage alive for the duration of the call.
-    @inlinable
+    @inlinable @inline(__always)
     func withPointer<R>(_ body: (UnsafeMutablePointer<__mpfr_struct>) -> R) -> R {
-        withExtendedLifetime(box) { body(box.pointer) }
+        box.withUnsafeMutablePointerToHeader(body)
+    }
+
+    /// Calls `body` with a write pointer to storage owned by this value alone (copy-on-write first).
+    @inlinable @inline(__always)
+    mutating func withUniquePointer<R>(_ body: (UnsafeMutablePointer<__mpfr_struct>) -> R) -> R {
+        makeUnique()
+        return box.withUnsafeMutablePointerToHeader(body)
     }
 
     /// A new value computed by `body(result, …)`.
-    @inlinable
+    @inlinable @inline(__always)
     static func make(_ body: (UnsafeMutablePointer<__mpfr_struct>) -> Void) -> BigFloat {
-        let r = BigFloat(uninitialized: ())
-        withExtendedLifetime(r.box) { body(r.box.pointer) }
-        return r
+        let box = MPFRBox.make(precision: P.bits)
+        box.withUnsafeMutablePointerToHeader(body)
+        return BigFloat(box: box)
     }
 
     /// Rounds `value` to nearest.
     @inlinable
     public init(_ value: Double) {
-        self.init(uninitialized: ())
-        withExtendedLifetime(box) { _ = mpfr_set_d(box.pointer, value, MPFR_RNDN) }
+        self = BigFloat.make { _ = mpfr_set_d($0, value, MPFR_RNDN) }
     }
 
     @inlinable
     public init(_ value: Int) {
-        self.init(uninitialized: ())
-        withExtendedLifetime(box) { _ = mpfr_set_si(box.pointer, value, MPFR_RNDN) }
+        self = BigFloat.make { _ = mpfr_set_si($0, value, MPFR_RNDN) }
     }
 
     /// Parses a decimal or hexadecimal (`0x…p…`) string, rounded to nearest; nil when not a number.
     public init?(_ text: String) {
         self.init(uninitialized: ())
-        let ok = withExtendedLifetime(box) { text.withCString { mpfr_set_str(box.pointer, $0, 0, MPFR_RNDN) } }
+        let ok = withPointer { p in text.withCString { mpfr_set_str(p, $0, 0, MPFR_RNDN) } }
         if ok != 0 { return nil }
     }
 
     /// Converts from another precision, rounding to nearest.
     @inlinable
     public init<Q>(_ other: BigFloat<Q>) {
-        self.init(uninitialized: ())
-        withExtendedLifetime(box) { other.withPointer { _ = mpfr_set(box.pointer, $0, MPFR_RNDN) } }
+        self = BigFloat.make { r in other.withPointer { _ = mpfr_set(r, $0, MPFR_RNDN) } }
     }
 
     /// Rounded to the nearest Double.
@@ -147,34 +167,35 @@ public struct BigFloat<P: MPFRPrecision>: @unchecked Sendable {
     }
 }
 
-// MARK: - In-place kernels
+// MARK: - In-place operations
 
 extension BigFloat {
     /// `r ← a + b` without allocating when `r` is uniquely referenced.
+    ///
+    /// Cost per call: when `a` and `b` are read from arrays, the caller retains and releases each
+    /// (the C call is opaque to the optimiser, which must assume it could release them): two atomic
+    /// pairs, more than a 256-bit `mpfr_add`. Loops over arrays should use the array kernels
+    /// (`BigFloat+Kernels.swift`), which make one MPFR call per element and nothing else.
     @inlinable
     public static func add(_ a: BigFloat, _ b: BigFloat, into r: inout BigFloat) {
-        r.makeUnique()
-        withExtendedLifetime(r.box) { a.withPointer { pa in b.withPointer { pb in _ = mpfr_add(r.box.pointer, pa, pb, MPFR_RNDN) } } }
+        r.withUniquePointer { pr in a.withPointer { pa in b.withPointer { pb in _ = mpfr_add(pr, pa, pb, MPFR_RNDN) } } }
     }
 
     /// `r ← a · b` without allocating when `r` is uniquely referenced.
     @inlinable
     public static func multiply(_ a: BigFloat, _ b: BigFloat, into r: inout BigFloat) {
-        r.makeUnique()
-        withExtendedLifetime(r.box) { a.withPointer { pa in b.withPointer { pb in _ = mpfr_mul(r.box.pointer, pa, pb, MPFR_RNDN) } } }
+        r.withUniquePointer { pr in a.withPointer { pa in b.withPointer { pb in _ = mpfr_mul(pr, pa, pb, MPFR_RNDN) } } }
     }
 
     /// `self ← a · b + self` with one rounding (mpfr_fma), in place.
     @inlinable
     public mutating func formFusedMultiplyAdd(_ a: BigFloat, _ b: BigFloat) {
-        makeUnique()
-        withExtendedLifetime(box) { a.withPointer { pa in b.withPointer { pb in _ = mpfr_fma(box.pointer, pa, pb, box.pointer, MPFR_RNDN) } } }
+        withUniquePointer { pr in a.withPointer { pa in b.withPointer { pb in _ = mpfr_fma(pr, pa, pb, pr, MPFR_RNDN) } } }
     }
 
     @inlinable
     mutating func apply(_ other: BigFloat, _ op: (UnsafeMutablePointer<__mpfr_struct>, UnsafePointer<__mpfr_struct>, UnsafePointer<__mpfr_struct>, mpfr_rnd_t) -> Int32) {
-        makeUnique()
-        withExtendedLifetime(box) { other.withPointer { po in _ = op(box.pointer, box.pointer, po, MPFR_RNDN) } }
+        withUniquePointer { pr in other.withPointer { po in _ = op(pr, pr, po, MPFR_RNDN) } }
     }
 }
 
@@ -212,9 +233,7 @@ extension BigFloat: _PerOperationProductKernel {
                                 _ = mpfr_mul(t.pointer, apb[i * aRow + kk * aK], bpb[kk * bK + j * bCol], MPFR_RNDN)
                                 _ = mpfr_add(s.pointer, s.pointer, t.pointer, MPFR_RNDN)
                             }
-                            let r = BigFloat(uninitialized: ())
-                            withExtendedLifetime(r.box) { _ = mpfr_set(r.box.pointer, s.pointer, MPFR_RNDN) }
-                            c.append(r)
+                            c.append(BigFloat.make { _ = mpfr_set($0, s.pointer, MPFR_RNDN) })
                         }
                     }
                 }

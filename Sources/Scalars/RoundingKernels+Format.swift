@@ -146,8 +146,20 @@ extension RoundingKernels {
                                                        _ c: _FormatKernelConstants, _: M.Type,
                                                        seed: UInt64, stream: UInt64, startIndex: UInt64) {
         guard let s = src.baseAddress, let d = dst.baseAddress else { return }
-        let c = _FormatKernelConstants(copying: c)
         let n = src.count
+        // formats with p ≤ 23 and qe ≥ −103 (fp8, binary16, most custom formats) round stochastically in
+        // the fast loop of RoundingKernels+Stochastic.swift; the others (bf16, tf32, p = 24) below. (The
+        // dispatch stays out of the loops' closures: with it inside, the deterministic loop stopped
+        // vectorising, 8× slower.)
+        if M.mode == .stochastic, let fast = _StochasticKernelConstants(c) {
+            s.withMemoryRebound(to: UInt32.self, capacity: n) { bits in
+                d.withMemoryRebound(to: UInt32.self, capacity: n) { out in
+                    _stochasticLoop(bits, out, n, fast, seed: seed, stream: stream, startIndex: startIndex)
+                }
+            }
+            return
+        }
+        let c = _FormatKernelConstants(copying: c)
         s.withMemoryRebound(to: UInt32.self, capacity: n) { bits in
             d.withMemoryRebound(to: UInt32.self, capacity: n) { out in
                 if M.mode == .stochastic {
@@ -156,9 +168,11 @@ extension RoundingKernels {
                         // which the compiler cannot prove is not aliased by the stores to `out` (the loop
                         // then reloads the fields every element and does not vectorise: 4.5× slower)
                         let k = _FormatKernelConstants(copying: c)
+                        let keyHigh = UInt32(truncatingIfNeeded: key &>> 32)
+                        var z = firstLow &+ UInt32(truncatingIfNeeded: key)     // see `_stochasticLoop`
                         for i in lo..<hi {
-                            let w = StochasticRounding.bits(key: key, low: firstLow &+ UInt32(truncatingIfNeeded: i &- lo))
-                            out[i] = _roundFloatBits(bits[i], k, M.self, random: w)
+                            out[i] = _roundFloatBits(bits[i], k, M.self, random: StochasticRounding.bits(keyed: z, keyHigh: keyHigh))
+                            z &+= 1
                         }
                     }
                 } else {
@@ -201,9 +215,10 @@ extension RoundingKernels {
         case .odd: rn = (a & keep) | ((((a & c.mask) &+ c.mask) &>> c.drop) &<< c.drop)
         case .stochastic: rn = (a &+ (c.mask &- ((w &>> c.randomShift) & c.mask))) & keep
         }
-        // subnormal path (values below 2^emin), scaled < 2^(p−1) ≤ 2^23 there; clamped elsewhere
+        // subnormal path (values below 2^emin), scaled < 2^(p−1) ≤ 2^23 there; clamped at 2^23
+        // elsewhere (the largest value for which the 2^23 trick below is exact; a clamp at 2^22 broke p = 24)
         let scaled0 = Float(bitPattern: a) * c.scale1 * c.scale2
-        let scaled = scaled0 < 0x1p22 ? scaled0 : 0x1p22
+        let scaled = scaled0 < 0x1p23 ? scaled0 : 0x1p23
         let t = (scaled + 0x1p23) - 0x1p23           // nearest integer, ties to even
         let nFloor = t > scaled ? t - 1 : t
         let frac = scaled - nFloor

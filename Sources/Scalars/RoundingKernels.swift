@@ -68,8 +68,11 @@ extension RoundingKernels {
         guard let s = src.baseAddress, let d = dst.baseAddress else { return }
         s.withMemoryRebound(to: UInt32.self, capacity: src.count) { bits in
             _forEachIndexBlock(count: src.count, startIndex: startIndex, seed: seed, stream: stream) { lo, hi, key, firstLow in
+                let keyHigh = UInt32(truncatingIfNeeded: key &>> 32)
+                var z = firstLow &+ UInt32(truncatingIfNeeded: key)     // a 32-bit induction variable (no 64-bit lanes)
                 for i in lo..<hi {
-                    let w = StochasticRounding.bits(key: key, low: firstLow &+ UInt32(truncatingIfNeeded: i &- lo))
+                    let w = StochasticRounding.bits(keyed: z, keyHigh: keyHigh)
+                    z &+= 1
                     let b = bits[i]
                     let rounded = (b &+ (0xFFFF &- (w &>> 16))) &>> 16
                     let isNaN = (b & 0x7FFF_FFFF) > 0x7F80_0000

@@ -57,10 +57,18 @@ public enum StochasticRounding {
     /// key applied only outside the hash), so different streams give unrelated bit sequences.
     @inlinable @inline(__always)
     public static func bits(key: UInt64, low index: UInt32) -> UInt32 {
-        var z = index &+ UInt32(truncatingIfNeeded: key)
+        bits(keyed: index &+ UInt32(truncatingIfNeeded: key), keyHigh: UInt32(truncatingIfNeeded: key &>> 32))
+    }
+
+    /// `bits(key:low:)` with the key's low half already added to the index (`keyed = low + key.lo`) and
+    /// its high half passed separately: array kernels step `keyed` by one per element, which saves an
+    /// addition and a register per vector.
+    @inlinable @inline(__always)
+    public static func bits(keyed z0: UInt32, keyHigh: UInt32) -> UInt32 {
+        var z = z0
         z ^= z &>> 16
         z &*= 0x7FEB_352D
-        z ^= UInt32(truncatingIfNeeded: key &>> 32)
+        z ^= keyHigh
         z ^= z &>> 15
         z &*= 0x846C_A68B
         z ^= z &>> 16
