@@ -67,10 +67,13 @@ func runStudy(_ text: String, name: String = "tiny", out: String, jobs: Int, sha
         let out = temporaryDirectory("files")
         defer { try? FileManager.default.removeItem(atPath: out) }
         let hashes = try runStudy(tinyStudy, out: out, jobs: 2)
-        #expect(Set(hashes.keys).isSuperset(of: ["README.md", "results.csv", "events.csv", "plots/loss-fp32.svg", "plots/drift-bf16.svg"]))
+        #expect(Set(hashes.keys).isSuperset(of: ["README.md", "results.csv", "cells.csv", "events.csv", "plots/loss-fp32.svg", "plots/drift-bf16.svg"]))
         for (path, hash) in hashes { #expect(try sha256Hex(ofFileAt: "\(out)/tiny/\(path)") == hash) }
         let csv = try String(contentsOfFile: "\(out)/tiny/results.csv", encoding: .utf8)
-        #expect(csv.hasPrefix("study,cell,method,precision,seed,parameters,step,metric,layer,value\n"))
+        #expect(csv.hasPrefix("study,cell,method,precision,seed,step,metric,layer,value\n"))
+        let cells = try String(contentsOfFile: "\(out)/tiny/cells.csv", encoding: .utf8)
+        #expect(cells.hasPrefix("study,cell,method,precision,seed,parameter,value\n"))
+        #expect(cells.contains("tiny,kfac,kfac,bf16,2,inverse_interval,2\n"), "\(cells)")
         #expect(csv.contains(",drift,") && csv.contains(",local_gradient_error,") && csv.contains(",loss,"))
         let report = try String(contentsOfFile: "\(out)/tiny/README.md", encoding: .utf8)
         #expect(report.contains("**Verdict: "))

@@ -53,6 +53,7 @@ public enum ReportWriter {
         var files = [String: String]()   // relative path → contents
         for (name, svg) in findings.plots { files["plots/\(name)"] = svg }
         files["results.csv"] = try resultsCSV(spec, ordered)
+        files["cells.csv"] = try cellsCSV(spec, ordered)
         files["events.csv"] = try eventsCSV(spec, ordered)
         files["README.md"] = markdown(spec, plan, findings, quick: quick)
         // Remove stale plots of an earlier run, then write.
@@ -81,16 +82,28 @@ public enum ReportWriter {
         return findings.verdict
     }
 
+    /// One row per cell × step × metric. A cell is identified by (cell, precision, seed); its parameters
+    /// are in `cells.csv`, not repeated on every row (they made up most of the bytes of a full report).
     static func resultsCSV(_ spec: StudySpec, _ results: [CellResult]) throws -> String {
         var rows = [[CSVCell]]()
         for r in results {
-            let params = r.parameters.keys.sorted().map { "\($0)=\(r.parameters[$0]!)" }.joined(separator: ";")
             for m in r.records {
-                rows.append([.text(spec.name), .text(r.optimizer), .text(r.method), .text(r.precision), .integer(r.seed), .text(params),
+                rows.append([.text(spec.name), .text(r.optimizer), .text(r.method), .text(r.precision), .integer(r.seed),
                              .integer(m.step), .text(m.metric), .integer(m.layer), .number(m.value)])
             }
         }
-        return try CSVWriter.render(header: ["study", "cell", "method", "precision", "seed", "parameters", "step", "metric", "layer", "value"], rows: rows)
+        return try CSVWriter.render(header: ["study", "cell", "method", "precision", "seed", "step", "metric", "layer", "value"], rows: rows)
+    }
+
+    /// One row per cell × parameter (tidy): join with `results.csv` on (study, cell, precision, seed).
+    static func cellsCSV(_ spec: StudySpec, _ results: [CellResult]) throws -> String {
+        var rows = [[CSVCell]]()
+        for r in results {
+            for k in r.parameters.keys.sorted() {
+                rows.append([.text(spec.name), .text(r.optimizer), .text(r.method), .text(r.precision), .integer(r.seed), .text(k), .text(r.parameters[k]!)])
+            }
+        }
+        return try CSVWriter.render(header: ["study", "cell", "method", "precision", "seed", "parameter", "value"], rows: rows)
     }
 
     static func eventsCSV(_ spec: StudySpec, _ results: [CellResult]) throws -> String {
@@ -134,7 +147,7 @@ public enum ReportWriter {
             md += "## Plots\n\n"
             for p in f.plots { md += "![\(p.name)](plots/\(p.name))\n\n" }
         }
-        md += "## Files\n\n`results.csv` (one row per cell × step × metric), `events.csv` (every recorded event and divergence), `plots/`, and `manifest.json` (configuration hash, seeds, machine, MPFR and BLAS, SHA-256 of every file). Reproduce with `swift run -c release Studies run \(spec.name)\(quick ? " --quick" : "")`; check with `swift run -c release Studies verify \(spec.name)\(quick ? " --quick" : "")`.\n"
+        md += "## Files\n\n`results.csv` (one row per cell × step × metric), `cells.csv` (each cell's parameters, one row per parameter; join on study, cell, precision and seed), `events.csv` (every recorded event and divergence), `plots/`, and `manifest.json` (configuration hash, seeds, machine, MPFR and BLAS, SHA-256 of every file). Reproduce with `swift run -c release Studies run \(spec.name)\(quick ? " --quick" : "")`; check with `swift run -c release Studies verify \(spec.name)\(quick ? " --quick" : "")`.\n"
         return md
     }
 }
