@@ -4,7 +4,8 @@ import LinearAlgebra
 /// KFAC's state (§4.4): the EMA factors A, G (`Factors`); the inverses and, for KFAC-E, the
 /// eigendecompositions held between refreshes (`Inverses`; `0×0` before the first one); the layers on
 /// the raw-gradient fallback; the number of statistics updates k (it sets ε_k = min(1 − 1/k, ε_max));
-/// and the momentum SGD's buffers under `momentum.`.
+/// and the momentum SGD's buffers under `momentum.`. KFAC-LM adds `lm_lambda` and `lm_gamma` (the
+/// adapted λ and γ, `Inverses`) and `lm_delta_previous` (δ_prev, `Moments`; an empty list when there is none).
 extension KFAC {
     public func exportState() -> OptimizerState {
         var s = OptimizerState(optimizer: name, layerShapes: zip(factorsG, factorsA).map { .init(rows: $0.rows, columns: $1.rows) })
@@ -17,6 +18,10 @@ extension KFAC {
         s.set("raw_layers", integers: rawLayers.sorted())
         s.set("statistic_updates", integers: [statisticUpdates])
         s.nest(momentumSGD.exportState(), prefix: "momentum.")
+        if hyperparameters.finish == .lm {
+            s.set("lm_lambda", scalars: [lmLambda.doubleValue]); s.set("lm_gamma", scalars: [lmGamma.doubleValue])
+            s.set("lm_delta_previous", deltaPrevious)
+        }
         return s
     }
 
@@ -42,7 +47,13 @@ extension KFAC {
         guard updates >= 0 else { throw r.fail("statistic_updates", "negative count \(updates)") }
         var inner = momentumSGD
         do { try inner.importState(r.nested(prefix: "momentum.", optimizer: inner.name)) } catch { throw error.nested(in: name, prefix: "momentum.") }
+        var lm: (lambda: I, gamma: I, previous: [Matrix<M>])? = nil
+        if hyperparameters.finish == .lm {
+            let lambda = try r.scalars("lm_lambda", count: 1)[0], gamma = try r.scalars("lm_gamma", count: 1)[0]
+            lm = (I(lambda), I(gamma), try r.layers("lm_delta_previous", lazy: true) { $0 })
+        }
         try r.finish()
+        if let lm { lmLambda = lm.lambda; lmGamma = lm.gamma; deltaPrevious = lm.previous }
         factorsA = a; factorsG = g; inverseA = ia; inverseG = ig; eigenA = ea; eigenG = eg
         rawLayers = raw; statisticUpdates = updates; momentumSGD = inner
     }

@@ -23,6 +23,27 @@ public struct KFAC<Policy: PrecisionPolicy>: Optimizer {
     public typealias M = Policy.Moments
 
     public enum Variant: String, Sendable, Hashable, CaseIterable, Codable { case factored = "kfac-f", eigen = "kfac-e", identity = "kfac-i" }
+    /// How the preconditioned direction Δ becomes an update: `practical` (steps 4–5: KL clip and momentum
+    /// SGD, the harness default) or `lm` (steps 4'–6': the paper's exact-model step size and momentum with
+    /// Levenberg–Marquardt damping, see `KFAC+LM.swift`).
+    public enum Finish: String, Sendable, Hashable, CaseIterable, Codable { case practical, lm }
+
+    /// The paper finish's settings (§4.3, paper column).
+    public struct LevenbergMarquardt: Sendable, Hashable {
+        /// Initial λ of C = F + (λ + η_wd) I.
+        public var initialDamping: Double = 150
+        /// T1: the ρ rule runs at the steps with (t − 1) mod T1 = 0.
+        public var dampingInterval: Int = 5
+        /// Per-step decay: ω1 = decay^T1, ω2 = (√decay)^T2 (the paper's 19/20).
+        public var decay: Double = 0.95
+        /// λ_min, the floor of the ρ rule.
+        public var minimumDamping: Double = 1e-8
+        /// T2: γ is re-tuned over {γ, ω2 γ, γ/ω2} at the steps with (t − 1) mod T2 = 0.
+        public var gammaInterval: Int = 20
+        /// Initial factor damping γ; nil means √(λ + η_wd).
+        public var initialGamma: Double? = nil
+        public init() {}
+    }
 
     public struct Hyperparameters: Sendable, Hashable {
         public var variant: Variant = .factored
@@ -40,6 +61,10 @@ public struct KFAC<Policy: PrecisionPolicy>: Optimizer {
         public var fallback: FallbackPolicy = .keepPrevious
         /// Compute eigenvalue-based monitors (κ, λ_min) at inverse refreshes; costs an eigendecomposition in Double.
         public var expensiveMonitors = true
+        /// `practical` unless set; with `lm`, `learningRate`, `momentum` and `klClip` are not used and
+        /// the factor damping γ (and KFAC-E's product damping γ²) is the adapted one.
+        public var finish: Finish = .practical
+        public var lm = LevenbergMarquardt()
         public init() {}
     }
 
@@ -57,8 +82,21 @@ public struct KFAC<Policy: PrecisionPolicy>: Optimizer {
     public internal(set) var statisticUpdates = 0
     var momentumSGD: SGD<Policy>
     let lambdaI: I, gammaI: I
+    /// KFAC-LM state: λ and γ (adapted), δ_prev (empty before the first step and after a skipped one).
+    var lmLambda: I = 0, lmGamma: I = 0
+    var deltaPrevious: [Matrix<M>] = []
+    /// KFAC-LM constants: ω1, ω2, λ_min, η_wd in `Inverses`.
+    var lmOmega1: I = 1, lmOmega2: I = 1, lmLambdaMin: I = 0, lmEta: I = 0
 
-    public var name: String { hyperparameters.variant.rawValue }
+    public var name: String {
+        guard hyperparameters.finish == .lm else { return hyperparameters.variant.rawValue }
+        return hyperparameters.variant == .factored ? "kfac-lm" : hyperparameters.variant.rawValue + "-lm"
+    }
+
+    /// The per-factor damping of the refreshes: γ = √λ, or KFAC-LM's adapted γ.
+    var factorGamma: I { hyperparameters.finish == .lm ? lmGamma : gammaI }
+    /// KFAC-E's damping of the Kronecker product: λ, or γ² in KFAC-LM.
+    var productDamping: I { hyperparameters.finish == .lm ? lmGamma * lmGamma : lambdaI }
 
     public init(_ h: Hyperparameters = .init(), settings: ArithmeticSettings = .init()) {
         hyperparameters = h; self.settings = settings
@@ -67,10 +105,26 @@ public struct KFAC<Policy: PrecisionPolicy>: Optimizer {
         gammaI = c.round("gamma=sqrt(damping)", h.damping.squareRoot())
         momentumSGD = SGD(.init(learningRate: h.learningRate, momentum: h.momentum, weightDecay: h.weightDecay), settings: settings)
         for e in momentumSGD.constants.entries { _ = c.round(e.name, e.value, to: W.self) }
+        if h.finish == .lm {
+            let lm = h.lm
+            lmLambda = c.round("lm_damping", lm.initialDamping)
+            lmGamma = c.round("lm_gamma", lm.initialGamma ?? (lm.initialDamping + h.weightDecay).squareRoot())
+            lmOmega1 = c.round("omega1=decay^T1", Double.pow(lm.decay, Double(lm.dampingInterval)))
+            lmOmega2 = c.round("omega2=sqrt(decay)^T2", Double.pow(lm.decay.squareRoot(), Double(lm.gammaInterval)))
+            lmLambdaMin = c.round("lm_damping_min", lm.minimumDamping)
+            lmEta = c.round("weight_decay", h.weightDecay)
+        }
         constants = c
     }
 
     public mutating func step(weights: inout [Matrix<W>], layers: [LayerStatistics<W>], step t: Int) throws(ShapeError) -> StepReport {
+        try step(weights: &weights, layers: layers, step: t, curvature: nil)
+    }
+
+    /// One step; `curvature` gives the batch's loss and GGN products, which KFAC-LM needs (without it a
+    /// KFAC-LM step is not taken: the report is aborted with a fallback event). The practical finish ignores it.
+    public mutating func step(weights: inout [Matrix<W>], layers: [LayerStatistics<W>], step t: Int,
+                              curvature: CurvatureAccess<W>?) throws(ShapeError) -> StepReport {
         try checkShapes(weights, layers)
         var report = StepReport()
         let acc = settings.accumulation
@@ -99,6 +153,10 @@ public struct KFAC<Policy: PrecisionPolicy>: Optimizer {
                 UpdateDiagnostics.checkFinite(factorsG[l], "G", step: t, layer: l, into: &report)
             }
         }
+        if h.finish == .lm {
+            try levenbergMarquardtStep(weights: &weights, layers: layers, step: t, curvature: curvature, report: &report)
+            return report
+        }
         // 2. inverses
         if (t - 1) % h.inverseInterval == 0 {
             for l in weights.indices {
@@ -112,16 +170,7 @@ public struct KFAC<Policy: PrecisionPolicy>: Optimizer {
         for l in weights.indices {
             let grad = layers[l].gradient
             if rawLayers.contains(l) { directions.append(grad); continue }
-            let gi: Matrix<I> = convert(grad)
-            let delta: Matrix<I>
-            if h.variant == .eigen, let ea = eigenA[l], let eg = eigenG[l] {
-                var v = try Matrix.product(eg.vectors, .transposed, try Matrix.product(gi, .none, ea.vectors, .none, accumulation: acc), .none, accumulation: acc)
-                for i in 0..<v.rows { for j in 0..<v.columns { v[i, j] = v[i, j] / (eg.values[i] * ea.values[j] + lambdaI) } }
-                delta = try Matrix.product(eg.vectors, .none, try Matrix.product(v, .none, ea.vectors, .transposed, accumulation: acc), .none, accumulation: acc)
-            } else {
-                delta = try Matrix.product(inverseG[l], .none, try Matrix.product(gi, .none, inverseA[l], .none, accumulation: acc), .none, accumulation: acc)
-            }
-            let dw: Matrix<W> = convert(delta)
+            let dw = try preconditioned(grad, layer: l)
             UpdateDiagnostics.checkFinite(dw, "delta", step: t, layer: l, into: &report)
             let gNorm = grad.frobeniusNorm
             report.monitor("update_ratio", layer: l, gNorm > 0 ? dw.frobeniusNorm / gNorm : .nan)
@@ -142,6 +191,23 @@ public struct KFAC<Policy: PrecisionPolicy>: Optimizer {
         report.monitors += inner.monitors
         report.events += inner.events
         return report
+    }
+
+    /// Step 3 for layer `l`: Δ = G_inv ∇ A_inv (KFAC-F/I) or the eigenbasis division (KFAC-E), computed
+    /// in `Inverses` and rounded once to `Weights`.
+    func preconditioned(_ grad: Matrix<W>, layer l: Int) throws(ShapeError) -> Matrix<W> {
+        let acc = settings.accumulation
+        let gi: Matrix<I> = convert(grad)
+        let delta: Matrix<I>
+        if hyperparameters.variant == .eigen, let ea = eigenA[l], let eg = eigenG[l] {
+            let damping = productDamping
+            var v = try Matrix.product(eg.vectors, .transposed, try Matrix.product(gi, .none, ea.vectors, .none, accumulation: acc), .none, accumulation: acc)
+            for i in 0..<v.rows { for j in 0..<v.columns { v[i, j] = v[i, j] / (eg.values[i] * ea.values[j] + damping) } }
+            delta = try Matrix.product(eg.vectors, .none, try Matrix.product(v, .none, ea.vectors, .transposed, accumulation: acc), .none, accumulation: acc)
+        } else {
+            delta = try Matrix.product(inverseG[l], .none, try Matrix.product(gi, .none, inverseA[l], .none, accumulation: acc), .none, accumulation: acc)
+        }
+        return convert(delta)
     }
 
     /// Refreshes layer `l`'s inverse data (§4.4 step 2), applying the fallback policy on failure.
@@ -168,7 +234,7 @@ public struct KFAC<Policy: PrecisionPolicy>: Optimizer {
                 }
                 eigenA[l] = ea; eigenG[l] = eg; rawLayers.remove(l)
                 if h.expensiveMonitors {
-                    let lam = lambdaI.doubleValue
+                    let lam = productDamping.doubleValue
                     let kA = (ea.values.last!.doubleValue * eg.values.last!.doubleValue + lam) / (ea.values.first!.doubleValue * eg.values.first!.doubleValue + lam)
                     report.monitor("kappa_damped_kronecker", layer: l, kA)
                 }
@@ -179,9 +245,9 @@ public struct KFAC<Policy: PrecisionPolicy>: Optimizer {
                 let ta = a.trace / I(Double(a.rows)), tg = g.trace / I(Double(g.rows))
                 let pi: I = (ta * tg == 0 || !(ta * tg).isFinite) ? 1 : (ta / tg).squareRoot()
                 report.monitor("pi", layer: l, pi.doubleValue)
-                dampA = pi * gammaI; dampG = gammaI / pi
+                dampA = pi * factorGamma; dampG = factorGamma / pi
             } else {
-                let d = h.unmodifiedDamping ? lambdaI : gammaI
+                let d = h.unmodifiedDamping ? lambdaI : factorGamma
                 dampA = d; dampG = d
             }
             var attempts = 0

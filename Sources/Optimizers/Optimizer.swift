@@ -37,6 +37,13 @@ public struct OptimizerEvent: Sendable, Hashable, CustomStringConvertible {
         case newtonIterationCap = "newton-iteration-cap"
         /// Jorge's series argument has spectral radius ρ(Y) > 1, where the truncated series is not a root (§7.4).
         case spectralRadiusAboveOne = "rho-above-one"
+        // KFAC-LM
+        /// ΔᵀCΔ ≤ 0 or non-finite (impossible in exact arithmetic for Δ ≠ 0, C = F + (λ+η)I): no step size (§4.4 step 4').
+        case lmNonPositiveCurvature = "lm-nonpositive-curvature"
+        /// The 2×2 system for (α, μ) is singular or gives non-finite values: solved with δ0 = 0 instead (§4.4 step 4').
+        case lmSingularSystem = "lm-singular-system"
+        /// The reduction ratio ρ is not finite (or a loss for it failed): λ is left unchanged (§4.4 step 6').
+        case lmNonFiniteRatio = "lm-nonfinite-rho"
     }
     public let kind: Kind
     public let step: Int

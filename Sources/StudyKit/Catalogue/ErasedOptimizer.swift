@@ -7,7 +7,9 @@ import Optimizers
 public final class ErasedOptimizer<P: PrecisionPolicy> {
     public let name: String
     public let constants: RoundedConstants
-    private let stepper: (inout [Matrix<P.Weights>], [LayerStatistics<P.Weights>], Int, Double) throws(ShapeError) -> StepReport
+    /// Whether `step` needs the batch's `CurvatureAccess` (KFAC-LM); the caller may pass nil otherwise.
+    public let needsCurvature: Bool
+    private let stepper: (inout [Matrix<P.Weights>], [LayerStatistics<P.Weights>], Int, Double, CurvatureAccess<P.Weights>?) throws(ShapeError) -> StepReport
     private let exporter: () -> OptimizerState
     private let importer: (OptimizerState) throws(OptimizerStateError) -> Void
 
@@ -15,7 +17,8 @@ public final class ErasedOptimizer<P: PrecisionPolicy> {
         var o = optimizer      // one box shared by the three closures
         name = o.name
         constants = o.constants
-        stepper = { (w: inout [Matrix<P.Weights>], l: [LayerStatistics<P.Weights>], t: Int, _: Double) throws(ShapeError) -> StepReport in
+        needsCurvature = false
+        stepper = { (w: inout [Matrix<P.Weights>], l: [LayerStatistics<P.Weights>], t: Int, _: Double, _: CurvatureAccess<P.Weights>?) throws(ShapeError) -> StepReport in
             try o.step(weights: &w, layers: l, step: t)
         }
         exporter = { o.exportState() }
@@ -27,7 +30,8 @@ public final class ErasedOptimizer<P: PrecisionPolicy> {
         var o = optimizer
         name = o.name
         constants = o.constants
-        stepper = { (w: inout [Matrix<P.Weights>], l: [LayerStatistics<P.Weights>], t: Int, loss: Double) throws(ShapeError) -> StepReport in
+        needsCurvature = false
+        stepper = { (w: inout [Matrix<P.Weights>], l: [LayerStatistics<P.Weights>], t: Int, loss: Double, _: CurvatureAccess<P.Weights>?) throws(ShapeError) -> StepReport in
             if observesLoss { o.observe(loss: loss) }
             return try o.step(weights: &w, layers: l, step: t)
         }
@@ -35,9 +39,25 @@ public final class ErasedOptimizer<P: PrecisionPolicy> {
         importer = { (s: OptimizerState) throws(OptimizerStateError) in try o.importState(s) }
     }
 
-    /// One step; `loss` is the batch loss of this step, in Double (used only by loss-aware methods).
-    public func step(weights: inout [Matrix<P.Weights>], layers: [LayerStatistics<P.Weights>], step t: Int, loss: Double) throws(ShapeError) -> StepReport {
-        try stepper(&weights, layers, t, loss)
+    /// KFAC; in KFAC-LM (`finish = lm`) it needs the batch's loss and GGN products (§4.4 steps 4'–6'),
+    /// which the optimizer protocol does not pass.
+    init(kfac optimizer: KFAC<P>) {
+        var o = optimizer
+        name = o.name
+        constants = o.constants
+        needsCurvature = o.hyperparameters.finish == .lm
+        stepper = { (w: inout [Matrix<P.Weights>], l: [LayerStatistics<P.Weights>], t: Int, _: Double, c: CurvatureAccess<P.Weights>?) throws(ShapeError) -> StepReport in
+            try o.step(weights: &w, layers: l, step: t, curvature: c)
+        }
+        exporter = { o.exportState() }
+        importer = { (s: OptimizerState) throws(OptimizerStateError) in try o.importState(s) }
+    }
+
+    /// One step; `loss` is the batch loss of this step, in Double (used only by loss-aware methods);
+    /// `curvature` the batch's loss and GGN products (used only when `needsCurvature`).
+    public func step(weights: inout [Matrix<P.Weights>], layers: [LayerStatistics<P.Weights>], step t: Int, loss: Double,
+                     curvature: CurvatureAccess<P.Weights>? = nil) throws(ShapeError) -> StepReport {
+        try stepper(&weights, layers, t, loss, curvature)
     }
 
     /// The wrapped optimizer's complete state (`Optimizer.exportState`): exact for every policy whose

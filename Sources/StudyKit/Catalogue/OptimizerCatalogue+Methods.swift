@@ -24,8 +24,18 @@ public enum OptimizerCatalogue {
          .integer("inverse_interval", \.inverseInterval, 1...100_000), .number("momentum", \.momentum, 0...1),
          .number("weight_decay", \.weightDecay, 0...1e3), .optionalNumber("kl_clip", \.klClip, 0...1e6),
          .flag("unmodified_damping", \.unmodifiedDamping), .choice("fallback", \.fallback, FallbackPolicy.self),
-         .flag("expensive_monitors", \.expensiveMonitors)]
+         .flag("expensive_monitors", \.expensiveMonitors)] + kfacLMParameters(P.self)
     }
+    /// KFAC-LM (§4.4 steps 4'–6'): `finish = "lm"` and the paper's constants (§4.3).
+    static func kfacLMParameters<P: PrecisionPolicy>(_: P.Type) -> [Hyperparameter<KFAC<P>.Hyperparameters>] {
+        [.choice("finish", \.finish, KFAC<P>.Finish.self),
+         .number("lm_damping", \.lm.initialDamping, 1e-30...1e30), .integer("lm_damping_interval", \.lm.dampingInterval, 1...100_000),
+         .number("lm_decay", \.lm.decay, 1e-6...0.999999), .number("lm_damping_min", \.lm.minimumDamping, 0...1e30),
+         .integer("lm_gamma_interval", \.lm.gammaInterval, 1...100_000), .optionalNumber("lm_gamma", \.lm.initialGamma, 0...1e30)]
+    }
+    /// Keys that only the practical finish reads, and those that only KFAC-LM reads.
+    static let kfacPracticalOnlyKeys = ["learning_rate", "momentum", "kl_clip", "unmodified_damping"]
+    static let kfacLMOnlyKeys = ["lm_damping", "lm_damping_interval", "lm_decay", "lm_damping_min", "lm_gamma_interval", "lm_gamma"]
     static func singdParameters<P: PrecisionPolicy>(_: P.Type) -> [Hyperparameter<SINGD<P>.Hyperparameters>] {
         let structures = ["dense", "diagonal", "block30diagonal", "block4diagonal", "block8diagonal", "block16diagonal", "triltoeplitz", "triutoeplitz"]
         return [.number("learning_rate", \.learningRate, 0...1e6), .number("momentum", \.momentum, 0...1),
@@ -120,7 +130,7 @@ public enum OptimizerCatalogue {
         .init(name: "nesterov", summary: "Nesterov SGD (§3.1), momentum 0.9", parameters: sgdParameters(Probe.self).map(\.descriptor)),
         .init(name: "adam", summary: "Adam (§3.2)", parameters: adamParameters(Probe.self).map(\.descriptor)),
         .init(name: "adamw", summary: "AdamW (§3.3), decoupled decay 1e-2", parameters: adamParameters(Probe.self).map(\.descriptor)),
-        .init(name: "kfac", summary: "KFAC (§4); variant kfac-f (default), kfac-e, kfac-i", parameters: kfacParameters(Probe.self).map(\.descriptor)),
+        .init(name: "kfac", summary: "KFAC (§4); variant kfac-f (default), kfac-e, kfac-i; finish practical (default) or lm (KFAC-LM, §4.4 steps 4'–6')", parameters: kfacParameters(Probe.self).map(\.descriptor)),
         .init(name: "singd", summary: "SINGD (§5), dense factors unless `structure` says otherwise", parameters: singdParameters(Probe.self).map(\.descriptor)),
         .init(name: "ikfac", summary: "IKFAC (§5.5): SINGD with kfac_like, α1 = 0", parameters: singdParameters(Probe.self).map(\.descriptor)),
         .init(name: "mkor", summary: "MKOR (§8), reference-code variant unless `variant` says mkor-ema", parameters: mkorParameters(Probe.self).map(\.descriptor)),
@@ -154,7 +164,12 @@ public enum OptimizerCatalogue {
                 throw OptimizerConfigurationError("kfac", field: "unmodified_damping", value: "true",
                                                   reason: "applies only to variant = \"kfac-i\" (this cell uses \(h.variant.rawValue))")
             }
-            return ErasedOptimizer(KFAC<P>(h, settings: settings))
+            // A key the chosen finish does not read would let a study believe it set something it did not.
+            for key in (h.finish == .lm ? kfacPracticalOnlyKeys : kfacLMOnlyKeys).sorted() where v[key] != nil {
+                throw OptimizerConfigurationError("kfac", field: key, value: v[key]!.description,
+                                                  reason: "does not apply to finish = \"\(h.finish.rawValue)\"")
+            }
+            return ErasedOptimizer(kfac: KFAC<P>(h, settings: settings))
         case "singd", "ikfac":
             var h = SINGD<P>.Hyperparameters()
             h.kfacLike = config.method == "ikfac"

@@ -45,9 +45,9 @@ struct ReferenceLocalStep: PolicyVisitor {
         var out = LocalReference()
         let start = weights.map { $0.converted(to: W.self) }
         let backward: BackwardResult<W>
+        let batch = Batch<W>(data, indices: indices)
         do {
             let net = try MLP<W>(spec: network, weights: start, accumulation: .perOperation)
-            let batch = Batch<W>(data, indices: indices)
             backward = try net.backward(batch.inputs, targets: batch.targets)
         } catch {
             out.failure = "reference backward failed: \(error)"
@@ -59,7 +59,9 @@ struct ReferenceLocalStep: PolicyVisitor {
             let opt = try OptimizerCatalogue.make(optimizer, settings: settings, policy: P.self)
             try opt.importState(state)
             var w = start
-            let report = try opt.step(weights: &w, layers: backward.layers, step: step, loss: backward.loss.doubleValue)
+            let curvature = opt.needsCurvature
+                ? CurvatureAccess(network: network, accumulation: .perOperation, inputs: batch.inputs, targets: batch.targets) : nil
+            let report = try opt.step(weights: &w, layers: backward.layers, step: step, loss: backward.loss.doubleValue, curvature: curvature)
             if report.aborted {
                 out.failure = "reference step aborted by the fallback policy: " + report.events.map(\.description).joined(separator: "; ")
                 return out

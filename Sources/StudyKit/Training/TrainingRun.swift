@@ -99,7 +99,9 @@ struct TrainingVisitor: PolicyVisitor {
                 diverge(t, "loss \(NumberText.short(loss)) above \(NumberText.short(spec.divergenceFactor))× the initial \(NumberText.short(initialLoss))"); break
             }
             let report: StepReport
-            do { report = try optimizer.step(weights: &net.weights, layers: backward.layers, step: t, loss: loss) } catch {
+            let curvature = optimizer.needsCurvature
+                ? CurvatureAccess(network: job.data.network, accumulation: accumulation, inputs: batch.inputs, targets: batch.targets) : nil
+            do { report = try optimizer.step(weights: &net.weights, layers: backward.layers, step: t, loss: loss, curvature: curvature) } catch {
                 throw StudyError(file: job.spec.problem.dataset, field: "optimizer", value: job.optimizer.label, reason: "\(error)")
             }
             result.stepsCompleted = t
@@ -180,7 +182,9 @@ struct ReferenceVisitor: PolicyVisitor {
             let loss = b.loss.doubleValue
             out.losses.append(loss)
             guard loss.isFinite else { out.divergenceStep = t; break }
-            let report = try opt.step(weights: &net.weights, layers: b.layers, step: t, loss: loss)
+            let curvature = opt.needsCurvature
+                ? CurvatureAccess(network: data.network, accumulation: .perOperation, inputs: batch.inputs, targets: batch.targets) : nil
+            let report = try opt.step(weights: &net.weights, layers: b.layers, step: t, loss: loss, curvature: curvature)
             if report.aborted || net.weights.contains(where: { !$0.isFinite }) { out.divergenceStep = t; break }
             out.weights.append(net.weights.flatMap { $0.elements.map(\.doubleValue) })
         }
