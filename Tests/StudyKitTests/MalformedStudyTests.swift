@@ -21,6 +21,9 @@ import StudyKit
         ("duplicate seed", "seeds = [1, 2]", "training.seeds"),
         ("reference longer than training", "steps = 3", "reference.steps"),
         ("flag that its variant ignores", "inverse_interval = 2", "optimizer[0].unmodified_damping"),
+        ("KFAC-LM interval out of range", "inverse_interval = 2", "optimizer[0].lm_damping_interval"),
+        ("KFAC-LM key with the practical finish", "inverse_interval = 2", "optimizer[0].lm_gamma"),
+        ("practical key with the KFAC-LM finish", "inverse_interval = 2", "optimizer[0].learning_rate"),
     ]
 
     static let replacements: [String: String] = [
@@ -40,6 +43,9 @@ import StudyKit
         "duplicate seed": "seeds = [1, 1]",
         "reference longer than training": "steps = 300",
         "flag that its variant ignores": "inverse_interval = 2\nunmodified_damping = true",
+        "KFAC-LM interval out of range": "inverse_interval = 2\nfinish = \"lm\"\nlm_damping_interval = 0",
+        "KFAC-LM key with the practical finish": "inverse_interval = 2\nlm_gamma = 3",
+        "practical key with the KFAC-LM finish": "inverse_interval = 2\nfinish = \"lm\"",
     ]
 
     @Test(arguments: corpus.map(\.0))
