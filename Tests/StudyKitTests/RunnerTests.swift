@@ -79,6 +79,17 @@ func runStudy(_ text: String, name: String = "tiny", out: String, jobs: Int, sha
         #expect(report.contains("**Verdict: "))
     }
 
+    /// Reports follow the study's grid, not the cell keys (which hash the executable and change with
+    /// every build): otherwise `verify` from a rebuilt binary would see reordered rows as a mismatch.
+    @Test func cellsAreInGridOrderAndShardsPartitionThem() throws {
+        let plan = try StudyPlan(try StudyParser.parse(tinyStudy, file: "tiny.toml", quick: false))
+        var expected = [String]()
+        for o in ["kfac", "adamw"] { for seed in [1, 2] { for p in ["fp32", "bf16"] { expected.append("\(o) | \(p) | seed \(seed)") } } }
+        #expect(plan.cells.map(\.label) == expected)
+        let shards = (1...3).flatMap { plan.shard($0, of: 3) }.map(\.key)
+        #expect(shards.count == plan.cells.count && Set(shards) == Set(plan.cells.map(\.key)))
+    }
+
     @Test func resultsDoNotDependOnJobs() throws {
         let a = temporaryDirectory("jobs1"), b = temporaryDirectory("jobs2")
         defer { try? FileManager.default.removeItem(atPath: a); try? FileManager.default.removeItem(atPath: b) }

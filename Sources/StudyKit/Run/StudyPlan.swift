@@ -12,7 +12,9 @@ public struct PlannedCell: Sendable, Hashable {
     public var parameters: [String: String]
 }
 
-/// The expanded grid of a study, in a fixed order (sorted by key), ready to shard.
+/// The expanded grid of a study, in the study file's grid order (optimizers × seeds × precisions, or
+/// the experiment's own order). Reports follow this order, so their bytes do not depend on the cell
+/// keys — which contain the executable's hash and so change with every build.
 public struct StudyPlan: Sendable {
     public let spec: StudySpec
     public let cells: [PlannedCell]
@@ -48,7 +50,7 @@ public struct StudyPlan: Sendable {
         } else {
             cells = try ExperimentCatalogue.cells(spec)
         }
-        self.cells = cells.sorted { $0.key < $1.key }
+        self.cells = cells
         self.references = refs
     }
 
@@ -56,8 +58,9 @@ public struct StudyPlan: Sendable {
         references.first { $0.value.0 == o && $0.value.1 == seed }?.key
     }
 
-    /// The cells of shard `index` (1-based) of `count`: every `count`-th cell of the key-sorted list.
+    /// The cells of shard `index` (1-based) of `count`: every `count`-th cell of the key-sorted list
+    /// (keys spread a grid's expensive corners over the shards; every job of an array runs one build).
     public func shard(_ index: Int, of count: Int) -> [PlannedCell] {
-        cells.enumerated().filter { $0.offset % count == index - 1 }.map(\.element)
+        cells.sorted { $0.key < $1.key }.enumerated().filter { $0.offset % count == index - 1 }.map(\.element)
     }
 }
