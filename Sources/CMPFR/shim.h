@@ -36,4 +36,8 @@ static inline mpfr_exp_t mantissa_mpfr_get_exp(mpfr_srcptr x) { return mpfr_get_
 static inline mpfr_prec_t mantissa_mpfr_get_prec(mpfr_srcptr x) { return mpfr_get_prec(x); }
 static inline mpfr_exp_t mantissa_mpfr_emax_current(void) { return mpfr_get_emax(); }
 static inline mpfr_exp_t mantissa_mpfr_emin_current(void) { return mpfr_get_emin(); }
+/// The exponent field encoding of +-0 (`__MPFR_EXP_ZERO`, a macro): the state of a new number.
+static inline mpfr_exp_t mantissa_mpfr_exp_zero(void) { return __MPFR_EXP_ZERO; }
+/// Bytes of significand a number of `prec` bits needs (the macro form of `mpfr_custom_get_size`).
+static inline size_t mantissa_mpfr_custom_get_size(mpfr_prec_t prec) { return mpfr_custom_get_size(prec); }
 #endif

@@ -54,7 +54,7 @@ extension BigFloat: AdditiveArithmetic, Numeric, SignedNumeric {
     /// Flips the sign bit (−0 stays distinguishable), in place.
     @inlinable
     public mutating func negate() {
-        withUniquePointer { _ = mpfr_neg($0, $0, MPFR_RNDN) }
+        withMutablePointer { _ = mpfr_neg($0, $0, MPFR_RNDN) }
     }
     @inlinable public static prefix func - (x: BigFloat) -> BigFloat { var y = x; y.negate(); return y }
 }
@@ -112,12 +112,12 @@ extension BigFloat: FloatingPoint {
     public mutating func formRemainder(dividingBy other: BigFloat) { apply(other, mpfr_remainder) }
     public mutating func formTruncatingRemainder(dividingBy other: BigFloat) { apply(other, mpfr_fmod) }
     public mutating func formSquareRoot() {
-        withUniquePointer { _ = mpfr_sqrt($0, $0, MPFR_RNDN) }
+        withMutablePointer { _ = mpfr_sqrt($0, $0, MPFR_RNDN) }
     }
     public mutating func addProduct(_ lhs: BigFloat, _ rhs: BigFloat) { formFusedMultiplyAdd(lhs, rhs) }
 
     public mutating func round(_ rule: FloatingPointRoundingRule) {
-        withUniquePointer { p in
+        withMutablePointer { p in
             switch rule {
             case .toNearestOrEven: _ = mpfr_roundeven(p, p)
             case .toNearestOrAwayFromZero: _ = mpfr_round(p, p)
@@ -132,7 +132,7 @@ extension BigFloat: FloatingPoint {
 
     public var nextUp: BigFloat {
         var r = self
-        r.withUniquePointer { mpfr_nextabove($0) }
+        r.withMutablePointer { mpfr_nextabove($0) }
         return r
     }
 

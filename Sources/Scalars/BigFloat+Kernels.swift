@@ -14,35 +14,16 @@ public enum BigFloatKernelError: Error, Equatable, Sendable, CustomStringConvert
 
 /// Array kernels on `[BigFloat]`: one MPFR call per element and nothing else.
 ///
-/// The per-element forms (`BigFloat.add(_:_:into:)`, `+=`) cost the caller a retain/release pair per
-/// operand read from an array, because the optimiser must assume an opaque C call could release it
-/// (measured: 2–3× a 256-bit `mpfr_add`). These kernels instead hold each array for the whole call and
-/// read the elements' storage without retaining it (`_pointer(_:_:)`): every box of an input array is
-/// kept alive by that array, which the kernel never mutates (an output is a different array buffer: the
-/// `inout` access makes it unique), and each output element is made unique (copy-on-write) right before
-/// its storage is written and is not replaced afterwards.
+/// Each kernel holds its arrays' buffers for the whole call (`withUnsafe(Mutable)BufferPointer`, which
+/// pins them) and builds, per element, stack `mpfr_t` views over the elements' inline limbs (`_view`):
+/// no element is copied out of its array, and MPFR writes an output element's limbs in place. Since a
+/// `BigFloat` owns no heap object, nothing is retained, released or checked for uniqueness; an output
+/// array is a different buffer from the inputs (the `inout` access makes it unique).
 ///
 /// Semantics are exactly those of the scalar operations in the same order (every operation rounded
 /// to nearest at `P.bits`), so a kernel and the equivalent loop of `BigFloat` operations give identical
-/// values; inputs and outputs may share elements (shared boxes are copied before a write).
+/// values.
 extension BigFloat {
-    /// The `mpfr_t` of `base[i]`, read without retaining its box. Valid while the storage holding
-    /// `base[i]` is alive and that element is not replaced.
-    @inlinable @inline(__always)
-    static func _pointer(_ base: UnsafePointer<BigFloat>, _ i: Int) -> UnsafeMutablePointer<__mpfr_struct> {
-        // BigFloat is a @frozen struct whose only stored property is the box reference, so its memory is
-        // layout-compatible with Unmanaged<MPFRBox> (one unowned(unsafe) reference): a trivial load.
-        UnsafeRawPointer(base + i).load(as: Unmanaged<MPFRBox>.self)._withUnsafeGuaranteedRef { $0.pointer }
-    }
-
-    /// `base[i]` made unique (copy-on-write), then its `mpfr_t` as `_pointer`. Done element by element
-    /// inside the kernel loop: a separate pass over the output first was measured 10% slower.
-    @inlinable @inline(__always)
-    static func _uniquePointer(_ base: UnsafeMutablePointer<BigFloat>, _ i: Int) -> UnsafeMutablePointer<__mpfr_struct> {
-        base[i].makeUnique()
-        return _pointer(base, i)
-    }
-
     /// Calls `body(r, n)` with the storage of `r`, `n = r.count > 0`, after checking that every array of
     /// `counts` has `n` elements (nothing to do when `r` is empty).
     @inlinable @inline(__always)
@@ -64,7 +45,11 @@ extension BigFloat {
             x.withUnsafeBufferPointer { xb in
                 y.withUnsafeBufferPointer { yb in
                     guard let xp = xb.baseAddress, let yp = yb.baseAddress else { return }
-                    for i in 0..<n { _ = mpfr_add(_uniquePointer(rp, i), _pointer(xp, i), _pointer(yp, i), MPFR_RNDN) }
+                    for i in 0..<n {
+                        var vr = _view(rp + i), vx = _view(xp + i), vy = _view(yp + i)
+                        _ = mpfr_add(&vr, &vx, &vy, MPFR_RNDN)
+                        _store(vr, rp + i)
+                    }
                 }
             }
         }
@@ -77,7 +62,11 @@ extension BigFloat {
             x.withUnsafeBufferPointer { xb in
                 y.withUnsafeBufferPointer { yb in
                     guard let xp = xb.baseAddress, let yp = yb.baseAddress else { return }
-                    for i in 0..<n { _ = mpfr_mul(_uniquePointer(rp, i), _pointer(xp, i), _pointer(yp, i), MPFR_RNDN) }
+                    for i in 0..<n {
+                        var vr = _view(rp + i), vx = _view(xp + i), vy = _view(yp + i)
+                        _ = mpfr_mul(&vr, &vx, &vy, MPFR_RNDN)
+                        _store(vr, rp + i)
+                    }
                 }
             }
         }
@@ -92,8 +81,9 @@ extension BigFloat {
                 y.withUnsafeBufferPointer { yb in
                     guard let xp = xb.baseAddress, let yp = yb.baseAddress else { return }
                     for i in 0..<n {
-                        let pr = _uniquePointer(rp, i)
-                        _ = mpfr_fma(pr, _pointer(xp, i), _pointer(yp, i), pr, MPFR_RNDN)
+                        var vr = _view(rp + i), vx = _view(xp + i), vy = _view(yp + i)
+                        withUnsafeMutablePointer(to: &vr) { pr in _ = mpfr_fma(pr, &vx, &vy, pr, MPFR_RNDN) }
+                        _store(vr, rp + i)
                     }
                 }
             }
@@ -104,16 +94,17 @@ extension BigFloat {
     /// `y[i] = y[i] + a * x[i]`), through one scratch product.
     @inlinable
     public static func axpy(_ a: BigFloat, _ x: [BigFloat], _ y: inout [BigFloat]) throws(BigFloatKernelError) {
-        let t = MPFRBox.make(precision: P.bits)
+        var t = BigFloat(uninitialized: ())
         try _withOutput(&y, operation: "BigFloat.axpy", counts: [x.count]) { yp, n in
             x.withUnsafeBufferPointer { xb in
                 guard let xp = xb.baseAddress else { return }
                 a.withPointer { pa in
-                    t.withUnsafeMutablePointerToHeader { pt in
+                    t.withMutablePointer { pt in
                         for i in 0..<n {
-                            let py = _uniquePointer(yp, i)
-                            _ = mpfr_mul(pt, pa, _pointer(xp, i), MPFR_RNDN)
-                            _ = mpfr_add(py, py, pt, MPFR_RNDN)
+                            var vy = _view(yp + i), vx = _view(xp + i)
+                            _ = mpfr_mul(pt, pa, &vx, MPFR_RNDN)
+                            withUnsafeMutablePointer(to: &vy) { py in _ = mpfr_add(py, py, pt, MPFR_RNDN) }
+                            _store(vy, yp + i)
                         }
                     }
                 }
@@ -126,14 +117,15 @@ extension BigFloat {
     @inlinable
     public static func dot(_ x: [BigFloat], _ y: [BigFloat]) throws(BigFloatKernelError) -> BigFloat {
         guard x.count == y.count else { throw .countMismatch(operation: "BigFloat.dot", counts: [x.count, y.count]) }
-        let t = MPFRBox.make(precision: P.bits)
+        var t = BigFloat(uninitialized: ())
         return BigFloat.make { ps in
             x.withUnsafeBufferPointer { xb in
                 y.withUnsafeBufferPointer { yb in
                     guard let xp = xb.baseAddress, let yp = yb.baseAddress else { return }
-                    t.withUnsafeMutablePointerToHeader { pt in
+                    t.withMutablePointer { pt in
                         for i in 0..<xb.count {
-                            _ = mpfr_mul(pt, _pointer(xp, i), _pointer(yp, i), MPFR_RNDN)
+                            var vx = _view(xp + i), vy = _view(yp + i)
+                            _ = mpfr_mul(pt, &vx, &vy, MPFR_RNDN)
                             _ = mpfr_add(ps, ps, pt, MPFR_RNDN)
                         }
                     }
@@ -148,7 +140,10 @@ extension BigFloat {
         BigFloat.make { ps in
             x.withUnsafeBufferPointer { xb in
                 guard let xp = xb.baseAddress else { return }
-                for i in 0..<xb.count { _ = mpfr_add(ps, ps, _pointer(xp, i), MPFR_RNDN) }
+                for i in 0..<xb.count {
+                    var vx = _view(xp + i)
+                    _ = mpfr_add(ps, ps, &vx, MPFR_RNDN)
+                }
             }
         }
     }

@@ -1,15 +1,29 @@
 import CMPFR
 
 /// A precision, in bits, fixed at the type level so that `BigFloat<P>`'s static facts
-/// (`ulpOfOne`, `unitRoundoff`, `greatestFiniteMagnitude`) are well defined.
+/// (`ulpOfOne`, `unitRoundoff`, `greatestFiniteMagnitude`) are well defined, together with the inline
+/// storage for the significand of a number of that precision.
 public protocol MPFRPrecision: Sendable {
     static var bits: Int { get }
+    /// Inline storage for ⌈bits / 64⌉ limbs (`mpfr_custom_get_size(bits)` bytes or more), e.g.
+    /// `InlineArray<4, mp_limb_t>` for 256 bits. The default holds up to 1024 bits.
+    associatedtype Limbs: MPFRLimbStorage = InlineArray<16, mp_limb_t>
 }
 
-public enum MPFRBits64: MPFRPrecision { public static var bits: Int { 64 } }
-public enum MPFRBits113: MPFRPrecision { public static var bits: Int { 113 } }
-public enum MPFRBits256: MPFRPrecision { public static var bits: Int { 256 } }
-public enum MPFRBits1024: MPFRPrecision { public static var bits: Int { 1024 } }
+/// Fixed-size, trivially copyable storage for the limbs of an MPFR significand.
+public protocol MPFRLimbStorage: BitwiseCopyable, Sendable {
+    /// All limbs zero.
+    static var zero: Self { get }
+}
+
+extension InlineArray: MPFRLimbStorage where Element == mp_limb_t {
+    @inlinable public static var zero: Self { Self(repeating: 0) }
+}
+
+public enum MPFRBits64: MPFRPrecision { public static var bits: Int { 64 }; public typealias Limbs = InlineArray<1, mp_limb_t> }
+public enum MPFRBits113: MPFRPrecision { public static var bits: Int { 113 }; public typealias Limbs = InlineArray<2, mp_limb_t> }
+public enum MPFRBits256: MPFRPrecision { public static var bits: Int { 256 }; public typealias Limbs = InlineArray<4, mp_limb_t> }
+public enum MPFRBits1024: MPFRPrecision { public static var bits: Int { 1024 }; public typealias Limbs = InlineArray<16, mp_limb_t> }
 
 public typealias BigFloat64 = BigFloat<MPFRBits64>
 public typealias BigFloat113 = BigFloat<MPFRBits113>
@@ -36,97 +50,104 @@ public enum MPFRInfo {
     }
 }
 
-/// Owns one `mpfr_t` and its limbs in a single heap object: the `__mpfr_struct` is the header of a
-/// `ManagedBuffer` and the significand limbs are its tail elements (MPFR's custom interface,
-/// `mpfr_custom_init_set`), so a new number costs one allocation instead of three (object, struct,
-/// limbs). MPFR never reallocates the limbs of a number whose precision is not changed, and nothing
-/// here changes a precision (`mpfr_set_prec` and `mpfr_swap` must not be used on these numbers); the
-/// limbs are freed with the object, so `mpfr_clear` is not called.
-///
-/// Lifetime: every C call that uses the header's address runs inside `withUnsafeMutablePointerToHeader`
-/// (or `withExtendedLifetime(box)`): ManagedBuffer keeps the object alive until its closure returns,
-/// exactly what `withExtendedLifetime` guarantees. Without one of them the optimiser may release the
-/// box (and free the limbs) before the call that reads them, a use-after-free seen only in release
-/// builds. The accessor form is the one used on hot paths: it borrows the box where
-/// `withExtendedLifetime(r.box)` on an `inout` value costs a retain/release pair per call (measured).
-@usableFromInline
-final class MPFRBox: ManagedBuffer<__mpfr_struct, mp_limb_t>, @unchecked Sendable {
-    /// The `mpfr_t` (the header's address: fixed for the object's lifetime). Only for code that keeps the
-    /// box alive itself (`withExtendedLifetime`).
-    @inlinable
-    var pointer: UnsafeMutablePointer<__mpfr_struct> { withUnsafeMutablePointerToHeader { $0 } }
-
-    /// A new number of `precision` bits, +0. The header is initialised inside `create` (a copy of a
-    /// `__mpfr_struct` set up by `mpfr_custom_init_set` for the tail limbs: the struct holds no pointer to
-    /// itself, so it may be moved), which saves the retain/release of a second accessor call.
-    @inlinable
-    static func make(precision: Int) -> MPFRBox {
-        let limbBits = MemoryLayout<mp_limb_t>.size * 8      // GMP_NUMB_BITS (no nail bits on this platform)
-        let limbs = (precision + limbBits - 1) / limbBits      // mpfr_custom_get_size(precision) / sizeof(mp_limb_t)
-        return unsafeDowncast(MPFRBox.create(minimumCapacity: limbs) { buffer in
-            var header = __mpfr_struct()
-            buffer.withUnsafeMutablePointerToElements {
-                mpfr_custom_init_set(&header, Int32(MPFR_ZERO_KIND.rawValue), 0, precision, $0)
-            }
-            return header
-        }, to: MPFRBox.self)
-    }
-}
-
 /// An MPFR number of `P.bits` bits, rounded to nearest after every operation: the reference scalar.
 ///
-/// Value semantics by copy-on-write over `MPFRBox`. Value-returning operations allocate one box per
-/// result; the in-place forms (`+=`, `-=`, `*=`, `/=`, `formFusedMultiplyAdd`, `BigFloat.add(_:_:into:)`)
-/// reuse the destination's storage when it is uniquely referenced, so kernels (dot products, GEMM)
-/// run allocation-free in their inner loop. Loops over arrays are fastest through the array kernels of
-/// `BigFloat+Kernels.swift` (`add`, `multiply`, `fusedMultiplyAdd`, `axpy`, `dot`, `sum`), which make one
-/// MPFR call per element and no reference counting.
+/// Storage: a plain value with no heap object. The significand limbs are stored inline (`P.Limbs`),
+/// next to the two other fields of an `mpfr_t` that change (`_sign`, `_exp`, in MPFR's own encoding,
+/// where the exponent field also encodes zero, infinity and NaN). This is MPFR's custom interface
+/// ("Custom Interface" in the MPFR manual): MPFR never allocates, reallocates or frees the limbs of a
+/// number whose significand memory the caller provides, as long as its precision is not changed
+/// (`mpfr_set_prec`, `mpfr_swap` and `mpfr_clear` are never used here). Each operation builds, on the
+/// stack, a temporary `mpfr_t` view (precision `P.bits`, sign, exponent, pointer to the limbs) over
+/// each operand, makes one MPFR call, and copies the result's sign and exponent back. So copying a
+/// value is a memberwise copy (value semantics for free: no reference count, no copy-on-write), and
+/// no operation allocates.
 ///
+/// The view is filled field by field, exactly as the macro `mpfr_custom_init_set` does, rather than
+/// through `mpfr_custom_init_set`/`mpfr_custom_get_kind`: those encode a NaN's kind without its sign,
+/// and MPFR keeps the sign bit of a NaN (`-nan` has `sign == .minus`), which must survive a round trip.
+///
+/// Lifetime: there is no class-owned pointer, so the rule "every C call using a pointer owned by a
+/// class runs inside `withExtendedLifetime`" is met trivially. The only pointer MPFR sees is the
+/// address of a value's own limbs, taken inside `withUnsafePointer(to:)`/`withUnsafeMutablePointer(to:)`,
+/// which pins that storage for the whole closure; every view is built and used inside such a closure
+/// and never escapes it (the array kernels hold the array buffers the same way, through
+/// `withUnsafe(Mutable)BufferPointer`). There is nothing the optimiser could release early.
+///
+/// Precision is always explicit (`P.bits` in every view), never MPFR's thread-local default.
 /// MPFR has no subnormals and no signalling NaN; its exponent range is MPFR's default (about ±2^62),
 /// so overflow and underflow do not occur in practice.
 @frozen
-public struct BigFloat<P: MPFRPrecision>: @unchecked Sendable {
-    @usableFromInline var box: MPFRBox
+public struct BigFloat<P: MPFRPrecision>: Sendable {
+    // Declaration order is layout order: the limbs are at offset 0 of the value (checked by
+    // `_limbStorageOffset` in the tests), which lets the array kernels address an element's limbs
+    // from the element's address.
+    @usableFromInline var _limbs: P.Limbs
+    @usableFromInline var _exp: mpfr_exp_t
+    @usableFromInline var _sign: mpfr_sign_t
 
     @inlinable static var precision: Int { P.bits }
 
-    @inlinable
-    init(uninitialized: Void) { box = MPFRBox.make(precision: P.bits) }
-
-    @inlinable
-    init(box: MPFRBox) { self.box = box }
-
-    /// Gives this value its own storage (copy-on-write): a shared box is replaced by a fresh copy.
+    /// +0.
     @inlinable @inline(__always)
-    mutating func makeUnique() {
-        if _slowPath(!isKnownUniquelyReferenced(&box)) {
-            let fresh = MPFRBox.make(precision: P.bits)
-            box.withUnsafeMutablePointerToHeader { src in
-                fresh.withUnsafeMutablePointerToHeader { dst in _ = mpfr_set(dst, src, MPFR_RNDN) }
-            }
-            box = fresh
+    init(uninitialized: Void) {
+        precondition(MemoryLayout<P.Limbs>.size >= mantissa_mpfr_custom_get_size(P.bits),
+                     "\(P.self).Limbs holds \(MemoryLayout<P.Limbs>.size) bytes, \(P.bits) bits need more")
+        _limbs = .zero
+        _exp = mantissa_mpfr_exp_zero()
+        _sign = 1
+    }
+
+    /// The offset of the limbs in the value, which the kernels assume to be 0 (for the tests).
+    public static var _limbStorageOffset: Int? { MemoryLayout<BigFloat>.offset(of: \BigFloat._limbs) }
+
+    /// An `mpfr_t` view of the value at `p`; valid while `p`'s memory is pinned and the value is not
+    /// otherwise accessed. Equivalent to `mpfr_custom_init_set(view, kind, exp, P.bits, limbs)` with the
+    /// NaN sign kept.
+    @inlinable @inline(__always)
+    static func _view(_ p: UnsafeMutablePointer<BigFloat>) -> __mpfr_struct {
+        __mpfr_struct(_mpfr_prec: P.bits, _mpfr_sign: p.pointee._sign, _mpfr_exp: p.pointee._exp,
+                      _mpfr_d: UnsafeMutableRawPointer(p).assumingMemoryBound(to: mp_limb_t.self))
+    }
+
+    /// A read-only `mpfr_t` view of the value at `p` (MPFR is only given it as a source operand).
+    @inlinable @inline(__always)
+    static func _view(_ p: UnsafePointer<BigFloat>) -> __mpfr_struct { _view(UnsafeMutablePointer(mutating: p)) }
+
+    /// Copies the sign and exponent of a view written by MPFR back into the value at `p` (the limbs
+    /// were written in place).
+    @inlinable @inline(__always)
+    static func _store(_ view: __mpfr_struct, _ p: UnsafeMutablePointer<BigFloat>) {
+        p.pointee._sign = view._mpfr_sign
+        p.pointee._exp = view._mpfr_exp
+    }
+
+    /// Calls `body` with a read view of this value (MPFR must only read through it).
+    @inlinable @inline(__always)
+    func withPointer<R>(_ body: (UnsafeMutablePointer<__mpfr_struct>) -> R) -> R {
+        withUnsafePointer(to: self) { p in
+            var view = BigFloat._view(p)
+            return withUnsafeMutablePointer(to: &view, body)
         }
     }
 
-    /// Calls `body` with a read pointer, keeping the storage alive for the duration of the call.
+    /// Calls `body` with a write view of this value's own storage; what MPFR writes becomes the value.
     @inlinable @inline(__always)
-    func withPointer<R>(_ body: (UnsafeMutablePointer<__mpfr_struct>) -> R) -> R {
-        box.withUnsafeMutablePointerToHeader(body)
-    }
-
-    /// Calls `body` with a write pointer to storage owned by this value alone (copy-on-write first).
-    @inlinable @inline(__always)
-    mutating func withUniquePointer<R>(_ body: (UnsafeMutablePointer<__mpfr_struct>) -> R) -> R {
-        makeUnique()
-        return box.withUnsafeMutablePointerToHeader(body)
+    mutating func withMutablePointer<R>(_ body: (UnsafeMutablePointer<__mpfr_struct>) -> R) -> R {
+        withUnsafeMutablePointer(to: &self) { p in
+            var view = BigFloat._view(p)
+            let r = withUnsafeMutablePointer(to: &view, body)
+            BigFloat._store(view, p)
+            return r
+        }
     }
 
     /// A new value computed by `body(result, …)`.
     @inlinable @inline(__always)
     static func make(_ body: (UnsafeMutablePointer<__mpfr_struct>) -> Void) -> BigFloat {
-        let box = MPFRBox.make(precision: P.bits)
-        box.withUnsafeMutablePointerToHeader(body)
-        return BigFloat(box: box)
+        var r = BigFloat(uninitialized: ())
+        r.withMutablePointer(body)
+        return r
     }
 
     /// Rounds `value` to nearest.
@@ -143,7 +164,7 @@ public struct BigFloat<P: MPFRPrecision>: @unchecked Sendable {
     /// Parses a decimal or hexadecimal (`0x…p…`) string, rounded to nearest; nil when not a number.
     public init?(_ text: String) {
         self.init(uninitialized: ())
-        let ok = withPointer { p in text.withCString { mpfr_set_str(p, $0, 0, MPFR_RNDN) } }
+        let ok = withMutablePointer { p in text.withCString { mpfr_set_str(p, $0, 0, MPFR_RNDN) } }
         if ok != 0 { return nil }
     }
 
@@ -170,32 +191,28 @@ public struct BigFloat<P: MPFRPrecision>: @unchecked Sendable {
 // MARK: - In-place operations
 
 extension BigFloat {
-    /// `r ← a + b` without allocating when `r` is uniquely referenced.
-    ///
-    /// Cost per call: when `a` and `b` are read from arrays, the caller retains and releases each
-    /// (the C call is opaque to the optimiser, which must assume it could release them): two atomic
-    /// pairs, more than a 256-bit `mpfr_add`. Loops over arrays should use the array kernels
-    /// (`BigFloat+Kernels.swift`), which make one MPFR call per element and nothing else.
+    /// `r ← a + b`, written into `r`'s storage (no value is created). Nothing is reference counted,
+    /// so reading `a` and `b` out of arrays costs no more than the views over them.
     @inlinable
     public static func add(_ a: BigFloat, _ b: BigFloat, into r: inout BigFloat) {
-        r.withUniquePointer { pr in a.withPointer { pa in b.withPointer { pb in _ = mpfr_add(pr, pa, pb, MPFR_RNDN) } } }
+        r.withMutablePointer { pr in a.withPointer { pa in b.withPointer { pb in _ = mpfr_add(pr, pa, pb, MPFR_RNDN) } } }
     }
 
-    /// `r ← a · b` without allocating when `r` is uniquely referenced.
+    /// `r ← a · b`, written into `r`'s storage.
     @inlinable
     public static func multiply(_ a: BigFloat, _ b: BigFloat, into r: inout BigFloat) {
-        r.withUniquePointer { pr in a.withPointer { pa in b.withPointer { pb in _ = mpfr_mul(pr, pa, pb, MPFR_RNDN) } } }
+        r.withMutablePointer { pr in a.withPointer { pa in b.withPointer { pb in _ = mpfr_mul(pr, pa, pb, MPFR_RNDN) } } }
     }
 
     /// `self ← a · b + self` with one rounding (mpfr_fma), in place.
     @inlinable
     public mutating func formFusedMultiplyAdd(_ a: BigFloat, _ b: BigFloat) {
-        withUniquePointer { pr in a.withPointer { pa in b.withPointer { pb in _ = mpfr_fma(pr, pa, pb, pr, MPFR_RNDN) } } }
+        withMutablePointer { pr in a.withPointer { pa in b.withPointer { pb in _ = mpfr_fma(pr, pa, pb, pr, MPFR_RNDN) } } }
     }
 
     @inlinable
     mutating func apply(_ other: BigFloat, _ op: (UnsafeMutablePointer<__mpfr_struct>, UnsafePointer<__mpfr_struct>, UnsafePointer<__mpfr_struct>, mpfr_rnd_t) -> Int32) {
-        withUniquePointer { pr in other.withPointer { po in _ = op(pr, pr, po, MPFR_RNDN) } }
+        withMutablePointer { pr in other.withPointer { po in _ = op(pr, pr, po, MPFR_RNDN) } }
     }
 }
 
@@ -213,27 +230,32 @@ public protocol _PerOperationProductKernel {
 }
 
 extension BigFloat: _PerOperationProductKernel {
-    /// The per-operation product on raw MPFR pointers: one scratch product and one running sum reused
-    /// for every entry (the generic loop allocates two MPFR numbers per multiply-add), one allocation per
-    /// result entry. Same roundings as `s = s + x * y`: `mpfr_mul` then `mpfr_add`, both to nearest at
-    /// `P.bits`, starting from +0.
+    /// The per-operation product on MPFR views: one scratch product and one running sum reused for
+    /// every entry, the operands read in place from the arrays' buffers. Same roundings as
+    /// `s = s + x * y`: `mpfr_mul` then `mpfr_add`, both to nearest at `P.bits`, starting from +0.
     public static func _perOperationProduct(m: Int, n: Int, k: Int, a: [BigFloat], aRow: Int, aK: Int,
                                             b: [BigFloat], bK: Int, bCol: Int) -> [BigFloat] {
-        let s = MPFRBox.make(precision: P.bits), t = MPFRBox.make(precision: P.bits)
-        let ap = a.map { $0.box.pointer }, bp = b.map { $0.box.pointer }
+        var s = BigFloat(uninitialized: ()), t = BigFloat(uninitialized: ())
         var c = [BigFloat]()
         c.reserveCapacity(m * n)
-        withExtendedLifetime((a, b, s, t)) {
-            ap.withUnsafeBufferPointer { apb in
-                bp.withUnsafeBufferPointer { bpb in
-                    for i in 0..<m {
-                        for j in 0..<n {
-                            mpfr_set_zero(s.pointer, 1)
-                            for kk in 0..<k {
-                                _ = mpfr_mul(t.pointer, apb[i * aRow + kk * aK], bpb[kk * bK + j * bCol], MPFR_RNDN)
-                                _ = mpfr_add(s.pointer, s.pointer, t.pointer, MPFR_RNDN)
+        a.withUnsafeBufferPointer { ab in
+            b.withUnsafeBufferPointer { bb in
+                withUnsafeMutablePointer(to: &s) { ps in
+                    withUnsafeMutablePointer(to: &t) { pt in
+                        var vt = _view(pt)
+                        for i in 0..<m {
+                            for j in 0..<n {
+                                var vs = _view(ps)
+                                mpfr_set_zero(&vs, 1)
+                                for kk in 0..<k {
+                                    var va = _view(ab.baseAddress! + (i * aRow + kk * aK))
+                                    var vb = _view(bb.baseAddress! + (kk * bK + j * bCol))
+                                    _ = mpfr_mul(&vt, &va, &vb, MPFR_RNDN)
+                                    withUnsafeMutablePointer(to: &vs) { _ = mpfr_add($0, $0, &vt, MPFR_RNDN) }
+                                }
+                                _store(vs, ps)
+                                c.append(ps.pointee)
                             }
-                            c.append(BigFloat.make { _ = mpfr_set($0, s.pointer, MPFR_RNDN) })
                         }
                     }
                 }
