@@ -75,5 +75,5 @@ extension CellResult {
 
 /// Cell keys for experiments: a hash of the study's canonical text and the cell's own parameters.
 func experimentKey(_ spec: StudySpec, _ parts: String) -> String {
-    SHA256.hex(Data("\(StudyPlan.cacheSchema)|\(spec.kind.rawValue)|\(spec.canonical)|\(parts)".utf8))
+    SHA256.hex(Data("\(StudyPlan.keySchema)|\(spec.kind.rawValue)|\(spec.canonical)|\(parts)".utf8))
 }

@@ -1,4 +1,5 @@
 import Foundation
+import Networks
 
 /// Finished cells on disk, one file each, written atomically (temporary file + rename), so a run killed
 /// at any moment leaves only complete cells behind and a rerun resumes where it stopped.
@@ -9,7 +10,10 @@ public struct ResultCache: Sendable {
         directory = root + "/.cache/" + study
     }
 
-    func path(_ kind: String, _ key: String) -> String { "\(directory)/\(kind)/\(key).json" }
+    /// Entries are filed under a hash of (build, key): results of another build are never found.
+    func path(_ kind: String, _ key: String) -> String {
+        "\(directory)/\(kind)/\(SHA256.hex(Data("\(StudyPlan.buildIdentity)|\(key)".utf8))).json"
+    }
 
     /// Whether an entry exists, without reading it.
     func contains(kind: String, key: String) -> Bool { FileManager.default.fileExists(atPath: path(kind, key)) }

@@ -21,12 +21,16 @@ public struct StudyPlan: Sendable {
     /// Reference trajectories needed, by key: (optimizer, seed).
     public let references: [String: (OptimizerConfig, Int)]
 
-    /// Part of every cell key: the schema and the SHA-256 of the running executable, so a cache written
-    /// by other code (any edit to the library, a new toolchain) is never reused: the stale cell simply
-    /// has another key and is recomputed. Within one build, a rerun or resumed run finds its cells.
-    public static let cacheSchema: String = {
-        let exe = (try? AtomicFile.read("/proc/self/exe")).map { SHA256.hex($0) } ?? "unknown-executable"
-        return "mantissa-cell-v1|\(exe)"
+    /// Part of every cell key: the version of what a key describes. Keys identify a cell by its content
+    /// only, never by the build, because a key also seeds the cell's stochastic-rounding stream: a key
+    /// that changed with the executable would change SR results with every rebuild.
+    public static let keySchema = "mantissa-cell-v2"
+
+    /// The SHA-256 of the running executable. The cache files a cell under (build, key), so a cache
+    /// written by other code (any edit to the library, a new toolchain) is never reused: the stale
+    /// entry is simply not found and the cell is recomputed. Within one build, a rerun resumes.
+    public static let buildIdentity: String = {
+        (try? AtomicFile.read("/proc/self/exe")).map { SHA256.hex($0) } ?? "unknown-executable"
     }()
 
     public init(_ spec: StudySpec) throws(StudyError) {
@@ -34,7 +38,7 @@ public struct StudyPlan: Sendable {
         var cells = [PlannedCell]()
         var refs = [String: (OptimizerConfig, Int)]()
         if let t = spec.training {
-            let shared = "\(Self.cacheSchema)|\(t.problem)|steps=\(t.steps)|batch=\(t.batchSize)|div=\(t.divergenceFactor)|rec=\(t.recordEvery)|eval=\(t.evaluateEvery)|acc=\(t.accumulation)|ew=\(t.elementwise)|mon=\(t.monitors)|ref=\(t.referenceBits)/\(t.referenceSteps)"
+            let shared = "\(Self.keySchema)|\(t.problem)|steps=\(t.steps)|batch=\(t.batchSize)|div=\(t.divergenceFactor)|rec=\(t.recordEvery)|eval=\(t.evaluateEvery)|acc=\(t.accumulation)|ew=\(t.elementwise)|mon=\(t.monitors)|ref=\(t.referenceBits)/\(t.referenceSteps)"
             for o in t.optimizers {
                 let oText = "\(o.method)|" + o.parameters.keys.sorted().map { "\($0)=\(o.parameters[$0]!)" }.joined(separator: ",")
                 for seed in t.seeds {
