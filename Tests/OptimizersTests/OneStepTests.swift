@@ -118,7 +118,10 @@ import Optimizers
 }
 
 @Suite struct SINGDStructures {
-    static let structures: [FactorStructure] = [.dense, .diagonal, .blockDiagonal(size: 2), .lowerToeplitz, .upperToeplitz]
+    /// Small parameters so that d = 5 and 6 exercise every block: hierarchical (2, 1) has blocks 2, m, 1.
+    static let structures: [FactorStructure] = [.dense, .diagonal, .blockDiagonal(size: 2), .hierarchical(k1: 2, k2: 1), .lowerToeplitz,
+                                                .upperToeplitz, .lowerBottomRightDiagonal, .lowerTopLeftDiagonal,
+                                                .upperBottomRightDiagonal, .upperTopLeftDiagonal]
 
     static func structured(_ s: FactorStructure, seed: UInt64) -> Matrix<Double> {
         var rng = SplitMix64(seed: seed)
@@ -153,9 +156,45 @@ import Optimizers
         #expect(p[0, 0] == 5 && p[1, 0] == 4 && p[2, 0] == 2 && p[3, 0] == 6 && p[0, 1] == 0)
     }
 
+    /// §5.7's derivation: `m + mᵀ` reproduces `2M` wherever the pattern or its mirror reaches, and is
+    /// zero elsewhere (exact here: integer M, and doubling is exact). Toeplitz averages instead.
+    @Test(arguments: structures.filter { $0 != .lowerToeplitz && $0 != .upperToeplitz })
+    func projectionDoublesWhatItsMirrorLacks(structure: FactorStructure) throws {
+        var rng = SplitMix64(seed: 11)
+        let a = Matrix<Double>(rows: 6, columns: 6) { _, _ in Double(rng.nextInt(below: 9)) - 4 }
+        let m = try a.adding(a.transposed)
+        let p = structure.project(m)
+        for i in 0..<6 { for j in 0..<6 {
+            let reached = structure.contains(i, j, dimension: 6) || structure.contains(j, i, dimension: 6)
+            #expect(p[i, j] + p[j, i] == (reached ? 2 * m[i, j] : 0), "\(structure) at (\(i), \(j))")
+            if !structure.contains(i, j, dimension: 6) { #expect(p[i, j] == 0) }
+        } }
+        #expect(structure.contains(0, 0, dimension: 6) && structure.contains(5, 5, dimension: 6), "the identity is in every structure")
+    }
+
+    /// The hierarchical pattern of §5.7 written out for d = 6, (k1, k2) = (2, 1): blocks 2, 3, 1.
+    @Test func hierarchicalPatternMatchesTheSpecification() {
+        let s = FactorStructure.hierarchical(k1: 2, k2: 1)
+        let expected = [
+            "xxxxxx",
+            "xxxxxx",
+            "..x...",
+            "...x..",
+            "....x.",
+            "..xxxx",
+        ]
+        let drawn = (0..<6).map { i in String((0..<6).map { j in s.contains(i, j, dimension: 6) ? "x" : "." }) }
+        #expect(drawn == expected)
+        // d ≤ k1: dense; k1 < d ≤ k1 + k2: no middle block.
+        #expect((0..<2).allSatisfy { i in (0..<2).allSatisfy { s.contains(i, $0, dimension: 2) } })
+        #expect(!s.contains(2, 0, dimension: 3) && !s.contains(2, 1, dimension: 3) && s.contains(2, 2, dimension: 3) && s.contains(0, 2, dimension: 3))
+    }
+
     @Test func namesParse() {
         #expect(FactorStructure(name: "block30diagonal") == .blockDiagonal(size: 30))
-        #expect(FactorStructure(name: "hierarchical15_15") == nil)
+        #expect(FactorStructure(name: "hierarchical15_15") == .hierarchical(k1: 15, k2: 15))
+        for s in FactorStructure.allKinds { #expect(FactorStructure(name: s.description) == s) }
+        #expect(FactorStructure(name: "hierarchical15") == nil && FactorStructure(name: "lowrank") == nil)
     }
 }
 
@@ -180,6 +219,7 @@ import Optimizers
 
     @Test func everyOptimizerLowersTheLoss() throws {
         var singdDiag = SINGD<Uniform<Double>>.Hyperparameters(); singdDiag.structureK = .diagonal; singdDiag.structureC = .diagonal
+        var singdHier = SINGD<Uniform<Double>>.Hyperparameters(); singdHier.structureK = .hierarchical(k1: 3, k2: 3); singdHier.structureC = .lowerBottomRightDiagonal
         var ikfac = SINGD<Uniform<Double>>.Hyperparameters(); ikfac.kfacLike = true
         let runs: [(String, (Double, Double))] = [
             ("sgd", try Self.train(SGD<Uniform<Double>>(.init(learningRate: 0.1)))),
@@ -190,6 +230,7 @@ import Optimizers
             ("kfac-f", try Self.train(KFAC<Uniform<Double>>())),
             ("singd", try Self.train(SINGD<Uniform<Double>>())),
             ("singd-diag", try Self.train(SINGD<Uniform<Double>>(singdDiag))),
+            ("singd-hierarchical/tril-diagonal", try Self.train(SINGD<Uniform<Double>>(singdHier))),
             ("ikfac", try Self.train(SINGD<Uniform<Double>>(ikfac))),
         ]
         for (name, (initial, final)) in runs { #expect(final < initial, "\(name): \(initial) → \(final)") }

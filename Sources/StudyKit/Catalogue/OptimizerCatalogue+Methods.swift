@@ -37,7 +37,8 @@ public enum OptimizerCatalogue {
     static let kfacPracticalOnlyKeys = ["learning_rate", "momentum", "kl_clip", "unmodified_damping"]
     static let kfacLMOnlyKeys = ["lm_damping", "lm_damping_interval", "lm_decay", "lm_damping_min", "lm_gamma_interval", "lm_gamma"]
     static func singdParameters<P: PrecisionPolicy>(_: P.Type) -> [Hyperparameter<SINGD<P>.Hyperparameters>] {
-        let structures = ["dense", "diagonal", "block30diagonal", "block4diagonal", "block8diagonal", "block16diagonal", "triltoeplitz", "triutoeplitz"]
+        let structures = ["dense", "diagonal", "block30diagonal", "block4diagonal", "block8diagonal", "block16diagonal", "hierarchical15_15", "hierarchical4_4",
+                          "triltoeplitz", "triutoeplitz", "trilbottomrightdiagonal", "triltopleftdiagonal", "triubottomrightdiagonal", "triutopleftdiagonal"]
         return [.number("learning_rate", \.learningRate, 0...1e6), .number("momentum", \.momentum, 0...1),
          .number("damping", \.damping, 0...1e6), .number("alpha1", \.alpha1, 0...1), .number("weight_decay", \.weightDecay, 0...1e3),
          .integer("interval", \.interval, 1...100_000), .number("lr_cov", \.factorLearningRate, 0...1e3),
