@@ -43,19 +43,12 @@ enum JorgeSeries: Experiment {
     static func parameters(_ spec: StudySpec) throws(StudyError) -> Parameters {
         var p = try ExperimentParameters(spec).reader
         let streams = try StreamParameters.read(&p, spec)
-        let precisions = try p.stringArray("precisions")
-        for (i, name) in precisions.enumerated() where PolicyCatalogue.entry(named: name) == nil {
-            throw StudyError(file: spec.file, field: "experiment.precisions[\(i)]", value: "\"\(name)\"",
-                             reason: "unknown precision policy (known: \(PolicyCatalogue.names.joined(separator: ", ")))")
-        }
+        let precisions = try p.stringArray("precisions", allowed: PolicyCatalogue.names)
         if !precisions.contains("fp64") {
             throw StudyError(file: spec.file, field: "experiment.precisions", value: "\(precisions)",
                              reason: "must include fp64: its run separates the series error from rounding")
         }
-        let rules = try p.stringArray("rules")
-        for (i, r) in rules.enumerated() where !knownRules.contains(r) {
-            throw StudyError(file: spec.file, field: "experiment.rules[\(i)]", value: "\"\(r)\"", reason: "must be one of \(knownRules.joined(separator: ", "))")
-        }
+        let rules = try p.stringArray("rules", allowed: knownRules)
         let out = Parameters(streams: streams, precisions: precisions, rules: rules,
                              beta2: try p.doubleArray("beta2", range: 0.5...0.999999), epsilon: try p.double("epsilon", range: 1e-8...1e8),
                              correlationThreshold: try p.double("correlation_threshold", range: -1...1),

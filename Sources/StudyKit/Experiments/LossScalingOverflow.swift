@@ -28,10 +28,7 @@ enum LossScalingOverflow: Experiment {
     static func parameters(_ spec: StudySpec) throws(StudyError) -> Parameters {
         var p = try ExperimentParameters(spec).reader
         let scales = try p.doubleArray("scales", range: 1...0x1p30)
-        let modes = try p.stringArray("modes")
-        for (i, m) in modes.enumerated() where !knownModes.contains(m) {
-            throw StudyError(file: spec.file, field: "experiment.modes[\(i)]", value: "\"\(m)\"", reason: "must be one of \(knownModes.joined(separator: ", "))")
-        }
+        let modes = try p.stringArray("modes", allowed: knownModes)
         let widths = try p.intArray("widths", range: 1...256)
         if widths.count < 2 { throw StudyError(file: spec.file, field: "experiment.widths", value: "\(widths)", reason: "needs input and output widths") }
         let out = Parameters(scales: scales, modes: modes, widths: widths, batch: try p.int("batch", range: 1...4096),

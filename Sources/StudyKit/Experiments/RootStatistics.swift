@@ -246,14 +246,8 @@ struct StreamParameters {
     static let datasets = ["synthetic-classification", "digits", "breast_cancer"]
 
     static func read(_ p: inout TableReader, _ spec: StudySpec) throws(StudyError) -> StreamParameters {
-        let names = try p.stringArray("streams")
-        var sources = [GradientStream.Source]()
-        for (i, s) in names.enumerated() {
-            guard let src = GradientStream.Source(rawValue: s) else {
-                throw StudyError(file: spec.file, field: "experiment.streams[\(i)]", value: "\"\(s)\"", reason: "must be one of mlp, synthetic")
-            }
-            sources.append(src)
-        }
+        let sources = try p.stringArray("streams", allowed: GradientStream.Source.allCases.map(\.rawValue))
+            .compactMap(GradientStream.Source.init(rawValue:))
         let steps = try p.int("steps", range: 1...2000)
         let dimension = try p.int("dimension", range: 2...64), columns = try p.int("gradient_columns", range: 1...64)
         let rank = try p.int("gradient_rank", range: 1...64)

@@ -48,15 +48,8 @@ enum ShampooRoots: Experiment {
     static func parameters(_ spec: StudySpec) throws(StudyError) -> Parameters {
         var p = try ExperimentParameters(spec).reader
         let streams = try StreamParameters.read(&p, spec)
-        let precisions = try p.stringArray("precisions")
-        for (i, name) in precisions.enumerated() where PolicyCatalogue.entry(named: name) == nil {
-            throw StudyError(file: spec.file, field: "experiment.precisions[\(i)]", value: "\"\(name)\"",
-                             reason: "unknown precision policy (known: \(PolicyCatalogue.names.joined(separator: ", ")))")
-        }
-        let methods = try p.stringArray("methods")
-        for (i, m) in methods.enumerated() where !knownMethods.contains(m) {
-            throw StudyError(file: spec.file, field: "experiment.methods[\(i)]", value: "\"\(m)\"", reason: "must be one of \(knownMethods.joined(separator: ", "))")
-        }
+        let precisions = try p.stringArray("precisions", allowed: PolicyCatalogue.names)
+        let methods = try p.stringArray("methods", allowed: knownMethods)
         let out = Parameters(streams: streams, precisions: precisions, methods: methods,
                              epsilons: try p.doubleArray("epsilons", range: 1e-30...1), beta2: try p.double("beta2", range: 0.5...1),
                              fallbackResidual: try p.double("fallback_residual", range: 1e-12...1e6),

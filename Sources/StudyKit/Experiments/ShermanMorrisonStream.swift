@@ -43,15 +43,8 @@ enum ShermanMorrisonStream: Experiment {
             }
         }
         let reference = try p.string("reference", allowed: ["mpfr113", "mpfr256"])
-        func subset(_ key: String, _ known: [String]) throws(StudyError) -> [String] {
-            let names = try p.stringArray(key)
-            for (i, n) in names.enumerated() where !known.contains(n) {
-                throw StudyError(file: spec.file, field: "experiment.\(key)[\(i)]", value: "\"\(n)\"", reason: "must be one of \(known.joined(separator: ", "))")
-            }
-            return names
-        }
-        let variants = try subset("variants", knownVariants)
-        let streams = try subset("streams", knownStreams)
+        let variants = try p.stringArray("variants", allowed: knownVariants)
+        let streams = try p.stringArray("streams", allowed: knownStreams)
         let out = Parameters(
             formats: formats, reference: reference, variants: variants, streams: streams,
             dimensions: try p.intArray("dimensions", range: 2...256), steps: try p.int("steps", range: 2...100_000),

@@ -29,10 +29,7 @@ enum UpdateSwamping: Experiment {
 
     static func parameters(_ spec: StudySpec) throws(StudyError) -> Parameters {
         var p = try ExperimentParameters(spec).reader
-        let variants = try p.stringArray("variants")
-        for (i, v) in variants.enumerated() where !knownVariants.contains(v) {
-            throw StudyError(file: spec.file, field: "experiment.variants[\(i)]", value: "\"\(v)\"", reason: "must be one of \(knownVariants.joined(separator: ", "))")
-        }
+        let variants = try p.stringArray("variants", allowed: knownVariants)
         let out = Parameters(variants: variants, dimension: try p.int("dimension", range: 1...2000), samples: try p.int("samples", range: 1...20000),
                              noise: try p.double("noise", range: 0...100), learningRate: try p.double("learning_rate", range: 1e-8...10),
                              steps: try p.int("steps", range: 1...1_000_000), recordEvery: try p.int("record_every", range: 1...1_000_000),

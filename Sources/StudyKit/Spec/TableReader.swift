@@ -121,7 +121,8 @@ struct TableReader {
         return b
     }
 
-    mutating func stringArray(_ key: String, default d: [String]? = nil) throws(StudyError) -> [String] {
+    /// An array of strings; with `allowed`, an entry outside it is an error naming `key[i]`.
+    mutating func stringArray(_ key: String, default d: [String]? = nil, allowed: [String]? = nil) throws(StudyError) -> [String] {
         guard let v = raw(key) else {
             if let d { return d }
             throw StudyError(file: file, field: field(key), value: "(missing)", reason: "required array of strings")
@@ -132,6 +133,9 @@ struct TableReader {
         var out = [String]()
         for item in items {
             guard case .string(let s) = item else { throw error(key, v, "expected strings, found \(item.typeName) \(item)") }
+            if let allowed, !allowed.contains(s) {
+                throw StudyError(file: file, field: "\(field(key))[\(out.count)]", value: "\"\(s)\"", reason: "must be one of \(allowed.joined(separator: ", "))")
+            }
             out.append(s)
         }
         return out
