@@ -38,16 +38,17 @@ extension BigFloat {
         }
     }
 
-    /// `r[i] ← x[i] + y[i]` for every `i`.
-    @inlinable
-    public static func add(_ x: [BigFloat], _ y: [BigFloat], into r: inout [BigFloat]) throws(BigFloatKernelError) {
-        try _withOutput(&r, operation: "BigFloat.add", counts: [x.count, y.count]) { rp, n in
+    /// `r[i] ← op(x[i], y[i])` for every `i`, with an MPFR binary operation rounded to nearest.
+    @inlinable @inline(__always)
+    static func _elementwise(_ x: [BigFloat], _ y: [BigFloat], into r: inout [BigFloat], operation: String,
+                             _ op: (mpfr_ptr, mpfr_srcptr, mpfr_srcptr, mpfr_rnd_t) -> Int32) throws(BigFloatKernelError) {
+        try _withOutput(&r, operation: operation, counts: [x.count, y.count]) { rp, n in
             x.withUnsafeBufferPointer { xb in
                 y.withUnsafeBufferPointer { yb in
                     guard let xp = xb.baseAddress, let yp = yb.baseAddress else { return }
                     for i in 0..<n {
                         var vr = _view(rp + i), vx = _view(xp + i), vy = _view(yp + i)
-                        _ = mpfr_add(&vr, &vx, &vy, MPFR_RNDN)
+                        _ = op(&vr, &vx, &vy, MPFR_RNDN)
                         _store(vr, rp + i)
                     }
                 }
@@ -55,21 +56,16 @@ extension BigFloat {
         }
     }
 
+    /// `r[i] ← x[i] + y[i]` for every `i`.
+    @inlinable
+    public static func add(_ x: [BigFloat], _ y: [BigFloat], into r: inout [BigFloat]) throws(BigFloatKernelError) {
+        try _elementwise(x, y, into: &r, operation: "BigFloat.add", mpfr_add)
+    }
+
     /// `r[i] ← x[i] · y[i]` for every `i`.
     @inlinable
     public static func multiply(_ x: [BigFloat], _ y: [BigFloat], into r: inout [BigFloat]) throws(BigFloatKernelError) {
-        try _withOutput(&r, operation: "BigFloat.multiply", counts: [x.count, y.count]) { rp, n in
-            x.withUnsafeBufferPointer { xb in
-                y.withUnsafeBufferPointer { yb in
-                    guard let xp = xb.baseAddress, let yp = yb.baseAddress else { return }
-                    for i in 0..<n {
-                        var vr = _view(rp + i), vx = _view(xp + i), vy = _view(yp + i)
-                        _ = mpfr_mul(&vr, &vx, &vy, MPFR_RNDN)
-                        _store(vr, rp + i)
-                    }
-                }
-            }
-        }
+        try _elementwise(x, y, into: &r, operation: "BigFloat.multiply", mpfr_mul)
     }
 
     /// `r[i] ← x[i] · y[i] + r[i]` with one rounding (`mpfr_fma`), for every `i`: the array form of
