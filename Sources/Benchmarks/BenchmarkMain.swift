@@ -34,35 +34,25 @@ enum BenchmarkMain {
         return s
     }
 
-    static func cpuModel() -> String {
-        guard let f = fopen("/proc/cpuinfo", "r") else { return "unknown" }
+    /// The value after the colon of the first `/proc/cpuinfo` line starting with `field`.
+    static func cpuInfo(_ field: String) -> String? {
+        guard let f = fopen("/proc/cpuinfo", "r") else { return nil }
         defer { fclose(f) }
         var line: UnsafeMutablePointer<CChar>? = nil
         var cap = 0
         defer { free(line) }
         while getline(&line, &cap, f) > 0 {
             let s = String(cString: line!)
-            if s.hasPrefix("model name"), let colon = s.firstIndex(of: ":") {
-                return String(s[s.index(after: colon)...]).trimmingSpaces()
-            }
+            if s.hasPrefix(field), let colon = s.firstIndex(of: ":") { return String(s[s.index(after: colon)...]).trimmingSpaces() }
         }
-        return "unknown"
+        return nil
     }
 
+    static func cpuModel() -> String { cpuInfo("model name") ?? "unknown" }
+
     static func cpuFlags() -> String {
-        guard let f = fopen("/proc/cpuinfo", "r") else { return "" }
-        defer { fclose(f) }
-        var line: UnsafeMutablePointer<CChar>? = nil
-        var cap = 0
-        defer { free(line) }
-        while getline(&line, &cap, f) > 0 {
-            let s = String(cString: line!)
-            if s.hasPrefix("flags") {
-                let flags = Set(s.split(separator: " ").map { String($0).trimmingSpaces() })
-                return ["avx2", "fma", "f16c", "avx512f"].filter { flags.contains($0) }.joined(separator: ", ")
-            }
-        }
-        return ""
+        let flags = Set((cpuInfo("flags") ?? "").split(separator: " ").map(String.init))
+        return ["avx2", "fma", "f16c", "avx512f"].filter { flags.contains($0) }.joined(separator: ", ")
     }
 
     static func run(_ args: [String]) {
