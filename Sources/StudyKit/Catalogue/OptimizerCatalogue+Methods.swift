@@ -159,16 +159,15 @@ public enum OptimizerCatalogue {
         case "kfac":
             var h = KFAC<P>.Hyperparameters()
             applying(kfacParameters(P.self), v, to: &h)
-            // The flag only changes KFAC-I's per-factor damping (§4.3); accepting it elsewhere would let a
-            // study believe it ran kfac-pytorch's INVERSE damping when it did not.
-            if h.unmodifiedDamping && h.variant != .identity {
-                throw OptimizerConfigurationError("kfac", field: "unmodified_damping", value: "true",
-                                                  reason: "applies only to variant = \"kfac-i\" (this cell uses \(h.variant.rawValue))")
-            }
-            // A key the chosen finish does not read would let a study believe it set something it did not.
-            for key in (h.finish == .lm ? kfacPracticalOnlyKeys : kfacLMOnlyKeys).sorted() where v[key] != nil {
-                throw OptimizerConfigurationError("kfac", field: key, value: v[key]!.description,
-                                                  reason: "does not apply to finish = \"\(h.finish.rawValue)\"")
+            // A key the chosen variant or finish does not read would let a study believe it set something it
+            // did not (e.g. kfac-pytorch's INVERSE damping, which only KFAC-I reads, §4.3).
+            var unread = h.finish == .lm ? kfacPracticalOnlyKeys : kfacLMOnlyKeys
+            if h.variant != .identity { unread.append("unmodified_damping") }
+            for key in unread.sorted() where v[key] != nil {
+                let reason = key == "unmodified_damping" && h.finish != .lm
+                    ? "applies only to variant = \"kfac-i\" (this cell uses \(h.variant.rawValue))"
+                    : "does not apply to finish = \"\(h.finish.rawValue)\""
+                throw OptimizerConfigurationError("kfac", field: key, value: v[key]!.description, reason: reason)
             }
             return ErasedOptimizer(kfac: KFAC<P>(h, settings: settings))
         case "singd", "ikfac":
