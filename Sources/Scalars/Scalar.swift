@@ -51,11 +51,17 @@ public protocol Scalar: Real, Hashable, Sendable, CustomStringConvertible {
 }
 
 extension Scalar {
-    /// `γ_n = n·u / (1 − n·u)`: the classical bound on the relative error of an `n`-term recursive
-    /// sum or dot product in this format (Higham, *Accuracy and Stability*, Lemma 3.1).
-    /// Returns `+∞` when `n·u ≥ 1`, where the bound says nothing.
+    /// The rounding-error constant `γ_n = n·u / (1 − n·u)`, with `u` = ``unitRoundoff`` of this format:
+    /// the classical bound on the relative error accumulated by `n` roundings, e.g. of an `n`-term
+    /// recursive sum or dot product (Higham, *Accuracy and Stability of Numerical Algorithms*, Lemma 3.1).
+    ///
+    /// Valid only while `n·u < 1`; returns `+∞` when `n·u ≥ 1`, where the bound says nothing.
+    ///
+    /// Named `gammaBound` rather than `gamma` so it cannot be confused with the Gamma function
+    /// `gamma(_ x: Self)` of swift-numerics' `Real`, which every `Scalar` also has (an integer literal
+    /// argument such as `T.gamma(70)` would silently resolve to `Γ(70)`).
     @inlinable
-    public static func gamma(_ n: Int) -> Double {
+    public static func gammaBound(_ n: Int) -> Double {
         let nu = Double(n) * unitRoundoff
         return nu < 1 ? nu / (1 - nu) : .infinity
     }

@@ -55,7 +55,7 @@ import LinearAlgebra
         let absA = a.converted(to: Double.self).map { abs($0) }, absB = b.converted(to: Double.self).map { abs($0) }
         let magnitude = try matmul(absA, absB, accumulation: .perOperation)
         // Per-op: γ_K; the others are tighter, but all satisfy γ_K + u (final rounding) in bf16.
-        let bound = BFloat16.gamma(33) + BFloat16.unitRoundoff
+        let bound = BFloat16.gammaBound(33) + BFloat16.unitRoundoff
         for i in 0..<c.rows { for j in 0..<c.columns {
             #expect(abs(c[i, j].doubleValue - exact[i, j]) <= bound * magnitude[i, j] * (1 + 0x1p-40))
         } }
@@ -77,7 +77,7 @@ import LinearAlgebra
         let generic = try matmul(a, b, accumulation: .perOperation)
         let magnitude = try matmul(a.map { abs($0) }, b.map { abs($0) }, accumulation: .perOperation)
         for i in 0..<blas.count {
-            #expect(abs(blas.elements[i] - generic.elements[i]) <= 2 * Double.gamma(70) * magnitude.elements[i])
+            #expect(abs(blas.elements[i] - generic.elements[i]) <= 2 * Double.gammaBound(70) * magnitude.elements[i])
         }
         for _ in 0..<3 { #expect(try matmul(a, b, accumulation: .wide(.double)) == blas) }
         let af = a.converted(to: Float.self), bf = b.converted(to: Float.self)
@@ -87,7 +87,7 @@ import LinearAlgebra
                                     accumulation: .perOperation)
         for i in 0..<sg.count {
             // both within γ_70(fp32)·Σ|a||b| of the exact product of the Float inputs
-            #expect(abs(Double(sg.elements[i]) - Double(gf.elements[i])) <= 2 * Float.gamma(70) * magnitudeF.elements[i])
+            #expect(abs(Double(sg.elements[i]) - Double(gf.elements[i])) <= 2 * Float.gammaBound(70) * magnitudeF.elements[i])
         }
     }
 

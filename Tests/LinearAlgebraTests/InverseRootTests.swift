@@ -113,7 +113,7 @@ enum RootOracle {
         #expect(r.finalError <= 1e-6)
         let mr = m.addingToDiagonal(r.ridge)
         let kappa = MatrixHealth(mr).conditionNumber
-        let bound = Double(n).squareRoot() * 1e-6 + 16 * Double(r.iterations) * Double(n) * Double.gamma(n) * kappa
+        let bound = Double(n).squareRoot() * 1e-6 + 16 * Double(r.iterations) * Double(n) * Double.gammaBound(n) * kappa
         let residual = RootOracle.rootResidual(r.root, mr)
         #expect(residual <= bound, "κ=\(condition): residual \(residual), bound \(bound), \(r.iterations) iterations")
         // the ridge is ε_rel·λ_max with λ_max ≈ 1 (the generator's largest eigenvalue): |λ̂ − 1| ≤ tol_power
@@ -133,7 +133,7 @@ enum RootOracle {
         #expect([.converged, .divergenceGuard, .iterationCap].contains(r.outcome))
         let mr = m.addingToDiagonal(Float(r.ridge))
         let kappa = MatrixHealth(mr).conditionNumber
-        let bound = Double(n).squareRoot() * max(1e-6, r.finalError) + 16 * Double(max(1, r.iterations)) * Double(n) * Float.gamma(n) * kappa
+        let bound = Double(n).squareRoot() * max(1e-6, r.finalError) + 16 * Double(max(1, r.iterations)) * Double(n) * Float.gammaBound(n) * kappa
         let residual = RootOracle.rootResidual(r.root, mr)
         #expect(residual <= bound, "κ=\(condition): residual \(residual), bound \(bound), \(r.outcome) after \(r.iterations)")
     }

@@ -143,8 +143,8 @@ enum SmallTraining {
         let kL = MatrixHealth(ref.l.converted(to: Double.self)).conditionNumber, kR = MatrixHealth(ref.r.converted(to: Double.self)).conditionNumber
         let dw = try w[0].subtracting(w0), dr = try ref.w.converted(to: Double.self).subtracting(w0)
         let rel = Independent.relativeDifference(dw, dr)
-        #expect(rel <= Double.gamma(3 * (4 * 4 + 10) + 2 * 4 + 24 + 10) * kL * kR * (1 + ref.adamAmplification), "\(variant) adam=\(adam): \(rel), κ_L \(kL), κ_R \(kR)")
-        #expect(Independent.relativeDifference(opt.inverseL[0], ref.l) <= Double.gamma(3 * (4 * 4 + 10)) * kL)
+        #expect(rel <= Double.gammaBound(3 * (4 * 4 + 10) + 2 * 4 + 24 + 10) * kL * kR * (1 + ref.adamAmplification), "\(variant) adam=\(adam): \(rel), κ_L \(kL), κ_R \(kR)")
+        #expect(Independent.relativeDifference(opt.inverseL[0], ref.l) <= Double.gammaBound(3 * (4 * 4 + 10)) * kL)
         #expect(clampEvents > 0)
         #expect(rel <= 1e-12)   // sanity: the bound above is not vacuous here
     }

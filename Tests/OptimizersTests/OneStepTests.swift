@@ -145,7 +145,7 @@ import Optimizers
         // exact in exact arithmetic; Toeplitz forms t₀ = (Σ M_ii)/d and the trace sums d copies of it:
         // at most γ_{2d+1}·Σ|M_ii| in floating point (sum, division, sum). Other structures copy the diagonal.
         let absDiag = m.diagonalElements.reduce(0) { $0 + abs($1) }
-        #expect(abs(structure.project(m).trace - m.trace) <= Double.gamma(2 * m.rows + 1) * absDiag)
+        #expect(abs(structure.project(m).trace - m.trace) <= Double.gammaBound(2 * m.rows + 1) * absDiag)
     }
 
     /// Doubling rule (§5.7): for a triangular structure, m + mᵀ reproduces 2M on the kept pattern

@@ -91,7 +91,7 @@ import Optimizers
         _ = try opt.step(weights: &w, layers: [LayerStatistics(inputs: l1.abar, outputGradients: l1.ghat, gradient: l1.grad)], step: 1)
         _ = try opt.step(weights: &w, layers: [LayerStatistics(inputs: l2.abar, outputGradients: l2.ghat, gradient: l2.grad)], step: 2)
         let (wr, kappas, iterations) = Self.reference(config.h, w0: l1.w, gs: [l1.grad, l2.grad])
-        let u = Double.unitRoundoff, gn = Double.gamma(n)
+        let u = Double.unitRoundoff, gn = Double.gammaBound(n)
         func rootBudget(_ i: Int) -> Double {
             if config.h.rootMethod == .coupledNewton { return 4 * Double(max(1, iterations[i])) * Double(n) * gn * kappas[i] }
             let b = 12 * 60 * Double(n - 1)
@@ -124,7 +124,7 @@ import Optimizers
             let x2 = DenseOracle.product(xb, xb)
             let res = Independent.frobenius(try DenseOracle.product(DenseOracle.product(x2, x2), mr).subtracting(.identity(n))).doubleValue / Double(n).squareRoot()
             let kappa = Independent.condition(mr)
-            let bound = Double(n).squareRoot() * 1e-6 + 16 * Double(k) * Double(n) * Double.gamma(n) * kappa
+            let bound = Double(n).squareRoot() * 1e-6 + 16 * Double(k) * Double(n) * Double.gammaBound(n) * kappa
             #expect(res <= bound, "n=\(n): residual \(res), bound \(bound), k \(k), κ_F \(kappa)")
         }
     }
@@ -283,7 +283,7 @@ import Optimizers
         let (wr, kappas) = Self.reference(w0: x1.w, gs: [x1.grad, x2.grad], lr: 0.1, mu: 0.9, wd: 0.01)
         let n = 4, u = Double.unitRoundoff
         let k4 = Double.pow(kappas.max()!, 4)
-        let perStep = 8 * Double(n) * Double.gamma(n) * k4 + 20 * u
+        let perStep = 8 * Double(n) * Double.gammaBound(n) * k4 + 20 * u
         let bound = 7 * perStep + perStep
         let diff = Independent.relativeDifference(try w[0].subtracting(x1.w), try wr.converted(to: Double.self).subtracting(x1.w))
         #expect(diff <= bound, "\(diff) > \(bound), κ \(kappas)")

@@ -52,7 +52,7 @@ enum CholeskyBreakdown: Experiment {
     static func trial<T: Scalar>(_: T.Type, _ cell: PlannedCell) throws -> CellResult {
         var result = CellResult.experiment(cell)
         let n = Int(cell.parameters["n"]!)!, kappa = Double(cell.parameters["kappa"]!)!, trials = Int(cell.parameters["trials"]!)!
-        let bound = T.gamma(n + 1)
+        let bound = T.gammaBound(n + 1)
         for trial in 1...trials {
             let a = SPDGenerator.matrix(dimension: n, condition: kappa, seed: UInt64(trial)).converted(to: T.self)
             switch try a.cholesky() {

@@ -78,7 +78,7 @@ enum KFACExactness: Experiment {
             }
             // Exact side, in MPFR-256, from the Double weights and inputs.
             let wB = w64.map { $0.converted(to: B.self) }, wAbs = w64.map { $0.map { abs($0) } }
-            let gamma = T.gamma(n + 2 * layers * ((widths.max() ?? 1) + 1) + 4)
+            let gamma = T.gammaBound(n + 2 * layers * ((widths.max() ?? 1) + 1) + 4)
             var worst = 0.0
             for l in 0..<layers {
                 let aK = try Matrix.product(back.layers[l].inputs, .none, back.layers[l].inputs, .transposed, accumulation: .perOperation).map { $0 / T(Double(n)) }
