@@ -147,6 +147,56 @@ import Optimizers
         #expect(floored == 1e-8)
     }
 
+    /// Counts the GGN products a step asks for (the tests are single-threaded).
+    final class ProductCalls: @unchecked Sendable { var count = 0; var armed = false }
+
+    /// A 2×2 system that cannot be solved — its product with δ0 non-finite, or a δ0 curvature that makes
+    /// det ≤ 0 — is recorded as `lm-singular-system` and solved with δ0 = 0: μ = 0 and δ = αΔ with
+    /// α = −∇hᵀΔ/ΔᵀCΔ. Constructed curvature F = 2I (η_wd = 0), so C = (2 + λ)I and that α makes
+    /// ∇hᵀδ + (2 + λ)‖δ‖² = 0 whatever Δ is; the residual is evaluated exactly in MPFR from the Double
+    /// δ. Step 2 reuses step 1's inverses (t = 2 refreshes nothing), so its products are exactly two:
+    /// FΔ, then Fδ0, which is the one corrupted here.
+    @Test(arguments: ["nan", "negative"])
+    func unsolvableSystemFallsBackToTheDirectionAlone(_ corruption: String) throws {
+        typealias D = KFAC<Uniform<Double>>
+        let (abar, ghat, grad, w0) = Independent.layer(seed: 7)
+        var h = D.Hyperparameters()
+        h.finish = .lm; h.expensiveMonitors = false
+        var opt = D(h)
+        let calls = ProductCalls()
+        let curvature = CurvatureAccess<Double>(
+            loss: { w in w[0].elements.reduce(0) { $0 + $1 * $1 } },
+            ggnProduct: { _, v in
+                calls.count += 1
+                guard calls.armed, calls.count == 2 else { return v.map { $0.scaled(by: 2) } }
+                return v.map { $0.map { corruption == "nan" ? .nan : -10 * $0 } }
+            })
+        let layers = [LayerStatistics(inputs: abar, outputGradients: ghat, gradient: grad)]
+        var w = [w0]
+        let r1 = try opt.step(weights: &w, layers: layers, step: 1, curvature: curvature)
+        #expect(r1.events.isEmpty, "\(r1.events)")
+        let w1 = w[0], lambda = opt.levenbergMarquardtState.lambda
+        calls.count = 0; calls.armed = true
+        let r2 = try opt.step(weights: &w, layers: layers, step: 2, curvature: curvature)
+        #expect(calls.count == 2)
+        #expect(r2.events.map(\.kind) == [.lmSingularSystem], "\(r2.events)")
+        #expect(r2.monitors.first { $0.name == "lm_mu" }?.value == 0)
+        let delta = try #require(opt.levenbergMarquardtState.previousStep.first)   // δ, kept as δ_prev
+        #expect(try w[0] == w1.adding(delta))
+        // ∇hᵀδ + (2 + λ)‖δ‖² = 0 up to the roundings of Δ's inner products, α and δ = αΔ:
+        // |residual| ≤ (2γ_{n+3}·κ + 4u)·scale, κ = Σ|g_i δ_i| / |∇hᵀδ|.
+        typealias B = BigFloat256
+        let g = grad.elements.map { B($0) }, d = delta.elements.map { B($0) }, c = 2 + B(lambda)
+        let gd = zip(g, d).reduce(B.zero) { $0 + $1.0 * $1.1 }, dd = d.reduce(B.zero) { $0 + $1 * $1 }
+        let absolute = zip(g, d).reduce(B.zero) { $0 + ($1.0 * $1.1).magnitude }
+        let kappa = (absolute / gd.magnitude).doubleValue
+        let scale = (absolute + c * dd).doubleValue
+        let bound = (2 * Double.gammaBound(d.count + 3) * kappa + 4 * Double.unitRoundoff) * scale
+        #expect(dd > 0 && gd < 0)
+        #expect((gd + c * dd).magnitude.doubleValue <= bound, "residual \((gd + c * dd).doubleValue), bound \(bound)")
+        #expect(bound < 1e-10 * scale)                      // the bound is not vacuous
+    }
+
     /// Without the batch's curvature access a KFAC-LM step is not taken and says why.
     @Test func missingCurvatureAbortsWithAnEvent() throws {
         var h = KFAC<Uniform<Double>>.Hyperparameters(); h.finish = .lm
