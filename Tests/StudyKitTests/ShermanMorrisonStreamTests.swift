@@ -5,6 +5,7 @@ import LinearAlgebra
 import Networks
 import Optimizers
 import StudyKit
+import TestSupport
 
 /// R4b, `sherman-morrison-stream`: the cells of the study file, the library recursion the `exact-sm`
 /// variant runs against an explicit MPFR inverse of the EMA factor, the records of a tiny run, and
@@ -34,24 +35,8 @@ import StudyKit
 
     // MARK: the exact-SM recursion of the library against an explicit inverse
 
-    /// Gauss–Jordan with partial pivoting in MPFR-256, written here (independent of the library).
-    static func inverse(_ a: [[BigFloat256]]) -> [[BigFloat256]] {
-        let n = a.count
-        var m = a.enumerated().map { i, row in row + (0..<n).map { BigFloat256($0 == i ? 1 : 0) } }
-        for c in 0..<n {
-            let p = (c..<n).max { abs(m[$0][c]) < abs(m[$1][c]) }!
-            m.swapAt(c, p)
-            let pivot = m[c][c]
-            m[c] = m[c].map { $0 / pivot }
-            for r in 0..<n where r != c {
-                let f = m[r][c]
-                m[r] = zip(m[r], m[c]).map { $0 - f * $1 }
-            }
-        }
-        return m.map { Array($0[n...]) }
-    }
-
-    static func frobenius(_ a: [[BigFloat256]]) -> Double { a.joined().reduce(BigFloat256(0)) { $0 + $1 * $1 }.squareRoot().doubleValue }
+    /// ‖a‖_F, summed in MPFR-256 (independent of the library's norms).
+    static func frobenius(_ a: Matrix<BigFloat256>) -> Double { a.elements.reduce(BigFloat256(0)) { $0 + $1 * $1 }.squareRoot().doubleValue }
 
     /// Runs `exact-sm` (`mkor-ema` with the stabiliser off, as the experiment configures it) in `T` on a
     /// seeded stream; returns ‖X_m − F_m⁻¹‖_F and the first-order bound for `T`'s unit roundoff.
@@ -68,7 +53,7 @@ import StudyKit
         h.variant = .ema; h.statDecay = gamma; h.resetThreshold = .infinity; h.inverseInterval = 1; h.expensiveMonitors = false
         var opt = try MKOR<Uniform<T>>(h)
         let (s, c, w) = try ShermanMorrison.emaConstants(decay: gamma)
-        var f = (0..<d).map { i in (0..<d).map { BigFloat256($0 == i ? 1 : 0) } }
+        var f = Matrix<BigFloat256>.identity(d)
         var sum = 0.0
         for v in vs {
             let p = opt.inverseR.first?.converted(to: Double.self) ?? .identity(d)
@@ -87,14 +72,14 @@ import StudyKit
             } }
             let vb = vt.map { BigFloat256($0.doubleValue) }
             let g = BigFloat256(gamma), g1 = BigFloat256(1 - gamma)
-            f = (0..<d).map { i in (0..<d).map { j in g * f[i][j] + g1 * (vb[i] * vb[j]) } }
+            f = Matrix(rows: d, columns: d) { i, j in g * f[i, j] + g1 * (vb[i] * vb[j]) }
             sum += frobenius(f) * local.squareRoot() * T.gammaBound(4 * d + 8) * (1 + 0x1p-50)
         }
-        let exact = inverse(f)
+        let exact = DenseOracle.inverse(f)                // Gauss–Jordan in MPFR-256, independent of the library
         let x = opt.inverseR[0]
         // MPFR values enter MPFR-256 without a Double round trip; the other formats are exact in Double
-        let xb = (0..<d).map { i in (0..<d).map { j in (x[i, j] as? BigFloat113).map { BigFloat256($0) } ?? BigFloat256(x[i, j].doubleValue) } }
-        let diffNorm = frobenius((0..<d).map { i in (0..<d).map { j in xb[i][j] - exact[i][j] } })
+        let xb = Matrix<BigFloat256>(rows: d, columns: d) { i, j in (x[i, j] as? BigFloat113).map { BigFloat256($0) } ?? BigFloat256(x[i, j].doubleValue) }
+        let diffNorm = frobenius(Matrix(rows: d, columns: d) { i, j in xb[i, j] - exact[i, j] })
         return (diffNorm, 2 * frobenius(exact) * sum)
     }
 
