@@ -198,6 +198,21 @@ enum ScalarBenchmarks {
         // the array kernels against the same direct loops
         let kernelAdd: () -> Void = { addKernel(bx, by, &br); blackHole(br[n / 2].doubleValue) }
         row("array kernel `BigFloat.add(_:_:into:)` on `[BigFloat]`", measure(settings, [directAdd, kernelAdd]), target: 1.10, "≤ 1.10× direct")
+        // The operands above have random signs, so mpfr_add branches to its add or subtract path on the
+        // data; over a 1024-element loop repeated thousands of times the branch predictor learns part of
+        // that pattern, and how much depends on the code around the call (the direct loop itself moves by
+        // ±10% between builds). With operands of one sign mpfr_add always takes the same path, so this
+        // pair measures the cost of the Swift side alone, against the cheapest MPFR addition.
+        let ysPositive = ys.map { abs($0) + 1e-3 }
+        let ryPositive = RawMPFRArray(precision: bits, values: ysPositive), byPositive = ysPositive.map { B($0) }
+        let directAddPositive: () -> Void = {
+            for i in 0..<n { mpfr_add(rr.pointer + i, rx.pointer + i, ryPositive.pointer + i, MPFR_RNDN) }
+            blackHole(mpfr_get_d(rr.pointer + n / 2, MPFR_RNDN))
+        }
+        let kernelAddPositive: () -> Void = { addKernel(bx, byPositive, &br); blackHole(br[n / 2].doubleValue) }
+        row("array kernel `BigFloat.add(_:_:into:)`, operands of one sign (one mpfr_add path)", measure(settings, [directAddPositive, kernelAddPositive]), target: 1.10, "≤ 1.10× direct")
+        let swiftAddPositive: () -> Void = { addLoop(bx, byPositive, &br); blackHole(br[n / 2].doubleValue) }
+        row("in-place add `BigFloat.add(_:_:into:)`, array subscripts, operands of one sign", measure(settings, [directAddPositive, swiftAddPositive]), target: 1.10, "≤ 1.10× direct")
         let kernelFMA: () -> Void = { fmaKernel(bx, by, &br); blackHole(br[n / 2].doubleValue) }
         row("array kernel `BigFloat.fusedMultiplyAdd(_:_:into:)` on `[BigFloat]`", measure(settings, [directFMA, kernelFMA]), target: 1.10, "≤ 1.10× direct")
         // dot: the direct loop is mpfr_mul into a scratch, mpfr_add into the sum
@@ -227,7 +242,7 @@ enum ScalarBenchmarks {
         rows.append(Row(issue: "2", name: "construction floor of a value-returning op: `r[i] = BigFloat256(0)` (an `mpfr_set_si`, no allocation) + direct `mpfr_add` (1024-element loop)",
                         measured: fmtTime(floor[1].best / Double(n)) + "/op", baseline: "direct mpfr " + fmtTime(floor[0].best / Double(n)) + "/op",
                         ratio: fmt(floor[1].best / floor[0].best) + "×", target: "context", verdict: .info))
-        withExtendedLifetime((rx, ry, rr, scratch)) {}
+        withExtendedLifetime((rx, ry, rr, scratch, ryPositive)) {}
         return rows
     }
 
