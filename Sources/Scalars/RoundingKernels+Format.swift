@@ -169,7 +169,7 @@ extension RoundingKernels {
                         // then reloads the fields every element and does not vectorise: 4.5× slower)
                         let k = _FormatKernelConstants(copying: c)
                         let keyHigh = UInt32(truncatingIfNeeded: key &>> 32)
-                        var z = firstLow &+ UInt32(truncatingIfNeeded: key)     // see `_stochasticLoop`
+                        var z = firstLow &+ UInt32(truncatingIfNeeded: key)     // a 32-bit induction variable (no 64-bit lanes)
                         for i in lo..<hi {
                             out[i] = _roundFloatBits(bits[i], k, M.self, random: StochasticRounding.bits(keyed: z, keyHigh: keyHigh))
                             z &+= 1

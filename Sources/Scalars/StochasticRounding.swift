@@ -75,6 +75,60 @@ public enum StochasticRounding {
         return z
     }
 
+    /// `bits(keyed: z, keyHigh:)` for the `8·groups` consecutive values `z = zBase, zBase + 1, …`, stored in
+    /// that order at `buffer[0 ..< 8·groups]`. Requires `zBase` ≡ 0 (mod 8) and all the `z` in one aligned run
+    /// of 2^16 (same `z >> 16`); array kernels call it on blocks that end where `z` is a multiple of 256.
+    ///
+    /// Same bits as the scalar hash, computed with fewer vector instructions on the baseline x86-64 target,
+    /// where a 32-bit lane multiply (no SSE4.1 `pmulld`) costs six instructions:
+    /// - First round. With `s = z >> 16` (one value for the whole range) and `z = g + j` (`g` ≡ 0 mod 8,
+    ///   `j < 8`), the hash's first step gives `u = z ^ s = (g ^ s) ^ j = ((g ^ s) & ~7) + ((s & 7) ^ j)`, so
+    ///   `u·c1 = ((g ^ s) & ~7)·c1 + ((s & 7) ^ j)·c1` (mod 2^32): one scalar multiply per 8 values, broadcast,
+    ///   plus a per-lane constant computed once per call.
+    /// - Second round. A 32×32-bit multiply instruction (`pmuludq`) takes lanes 0 and 2 of each operand;
+    ///   the odd lanes are shifted down into them. The low halves of the four products of two vectors are
+    ///   then gathered by one shuffle (`shufps`) where the lane-by-lane form needs three per vector. That
+    ///   shuffle returns lanes in the order (0, 2 of the first vector, 0, 2 of the second), so the first
+    ///   round puts `j` = 0, 4, 1, 5 in one vector and 2, 6, 3, 7 in the other: the outputs come out in
+    ///   order `j` = 0…3 and 4…7.
+    @inlinable
+    public static func _bits(keyedFrom zBase: UInt32, groups: Int, keyHigh: UInt32,
+                             into buffer: UnsafeMutablePointer<UInt32>) {
+        #if _endian(big)
+        // the 64-bit views below take lanes 0 and 2 as the low halves only on little-endian targets
+        for j in 0..<(8 * groups) { buffer[j] = bits(keyed: zBase &+ UInt32(truncatingIfNeeded: j), keyHigh: keyHigh) }
+        #else
+        let s = zBase &>> 16
+        let sLow = SIMD4<UInt32>(repeating: s & 7), sHigh = s & ~7
+        let c1 = SIMD4<UInt32>(repeating: 0x7FEB_352D)
+        let laneA = (SIMD4<UInt32>(0, 4, 1, 5) ^ sLow) &* c1      // ((s & 7) ^ j)·c1 for the two vectors
+        let laneB = (SIMD4<UInt32>(2, 6, 3, 7) ^ sLow) &* c1
+        let kh = SIMD4<UInt32>(repeating: keyHigh)
+        let low32 = SIMD2<UInt64>(repeating: 0xFFFF_FFFF), c2 = SIMD2<UInt64>(repeating: 0x846C_A68B)
+        let out = UnsafeMutableRawPointer(buffer)
+        var g = zBase
+        for k in 0..<groups {
+            let m = SIMD4<UInt32>(repeating: (g ^ sHigh) &* 0x7FEB_352D)
+            var a = (m &+ laneA) ^ kh, b = (m &+ laneB) ^ kh
+            a ^= a &>> 15
+            b ^= b &>> 15
+            // 64-bit views: the even lanes are the low halves (masked, so the multiplies are 32×32 → 64)
+            let a64 = unsafeBitCast(a, to: SIMD2<UInt64>.self), b64 = unsafeBitCast(b, to: SIMD2<UInt64>.self)
+            let aEven = (a64 & low32) &* c2, aOdd = (a64 &>> 32) &* c2     // j = 0, 1 and j = 4, 5
+            let bEven = (b64 & low32) &* c2, bOdd = (b64 &>> 32) &* c2     // j = 2, 3 and j = 6, 7
+            var w0 = SIMD4<UInt32>(lowHalf: SIMD2<UInt32>(truncatingIfNeeded: aEven),
+                                   highHalf: SIMD2<UInt32>(truncatingIfNeeded: bEven))
+            var w1 = SIMD4<UInt32>(lowHalf: SIMD2<UInt32>(truncatingIfNeeded: aOdd),
+                                   highHalf: SIMD2<UInt32>(truncatingIfNeeded: bOdd))
+            w0 ^= w0 &>> 16
+            w1 ^= w1 &>> 16
+            out.storeBytes(of: w0, toByteOffset: 32 * k, as: SIMD4<UInt32>.self)
+            out.storeBytes(of: w1, toByteOffset: 32 * k + 16, as: SIMD4<UInt32>.self)
+            g &+= 8
+        }
+        #endif
+    }
+
     /// The 32 random bits for rounding number `index` of `(seed, stream)`.
     @inlinable
     public static func bits(seed: UInt64, stream: UInt64, index: UInt64) -> UInt32 {
