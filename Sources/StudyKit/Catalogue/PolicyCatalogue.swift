@@ -26,47 +26,68 @@ public enum PolicyCatalogue {
         public let summary: String
         /// The unit roundoff of the weights' type (used by verdicts and plots).
         public let weightUnitRoundoff: Double
-        let run: @Sendable (any PolicyVisitorBox) throws -> Any
     }
 
-    static func entry<P: PrecisionPolicy>(_ name: String, _ p: P.Type, _ summary: String) -> Entry {
-        Entry(name: name, summary: summary, weightUnitRoundoff: P.Weights.unitRoundoff) { try $0.open(p) }
+    /// Calls `visitor.visit(P.self)` with the policy type named `name`; nil for an unknown name.
+    ///
+    /// The one switch from names to types. It is generic over the visitor, so each call site with a
+    /// concrete visitor gets its own copy in which every `visit` is a direct call with a concrete
+    /// policy, and the optimizer, network and linear-algebra code under it is specialised for that
+    /// policy. (A table of closures over a type-erased visitor cannot do that: the visitor's generic
+    /// `visit` is then reached through an existential and runs unspecialised, with every scalar
+    /// operation a witness call; measured in the profile of R2 before this switch existed.)
+    @inline(__always)
+    static func dispatch<V: PolicyVisitor>(_ name: String, _ visitor: V) throws -> V.Output? {
+        switch name {
+        case "fp64": try visitor.visit(Uniform<Double>.self)
+        case "fp32": try visitor.visit(Uniform<Float>.self)
+        case "tf32": try visitor.visit(Uniform<TF32>.self)
+        case "fp16": try visitor.visit(Uniform<Float16>.self)
+        case "fp16-sim+sr": try visitor.visit(Uniform<Float16SR>.self)
+        case "bf16": try visitor.visit(Uniform<BFloat16>.self)
+        case "bf16-sim+sr": try visitor.visit(Uniform<BFloat16SR>.self)
+        case "bf16/fp32-inverses": try visitor.visit(MixedPolicy<BFloat16, BFloat16, Float, BFloat16>.self)
+        case "bf16/fp32-curvature": try visitor.visit(FloatCurvature<BFloat16>.self)
+        case "fp16/fp32-curvature": try visitor.visit(FloatCurvature<Float16>.self)
+        case "fp8-e4m3/fp32-curvature": try visitor.visit(FloatCurvature<FP8E4M3>.self)
+        default: nil
+        }
     }
 
-    public static let entries: [Entry] = [
-        entry("fp64", Uniform<Double>.self, "everything in binary64"),
-        entry("fp32", Uniform<Float>.self, "everything in binary32"),
-        entry("tf32", Uniform<TF32>.self, "everything in tf32 (p = 11, fp32 range), nearest-even"),
-        entry("fp16", Uniform<Float16>.self, "everything in binary16, Cholesky included"),
-        entry("fp16-sim+sr", Uniform<Float16SR>.self, "everything in binary16 with stochastic rounding"),
-        entry("bf16", Uniform<BFloat16>.self, "everything in bfloat16, Cholesky and inverses included (R2 setting c)"),
-        entry("bf16-sim+sr", Uniform<BFloat16SR>.self, "everything in bfloat16 with stochastic rounding"),
-        entry("bf16/fp32-inverses", MixedPolicy<BFloat16, BFloat16, Float, BFloat16>.self,
-              "bf16 weights, statistics and moments; inverses and roots in fp32 (R2 setting b)"),
-        entry("bf16/fp32-curvature", FloatCurvature<BFloat16>.self, "bf16 weights and moments; factors and inverses in fp32"),
-        entry("fp16/fp32-curvature", FloatCurvature<Float16>.self, "fp16 weights and moments; factors and inverses in fp32"),
-        entry("fp8-e4m3/fp32-curvature", FloatCurvature<FP8E4M3>.self, "fp8 e4m3 weights and moments; factors and inverses in fp32"),
+    /// The catalogue, in the order reports list it: each name must have its case in `dispatch`.
+    static let described: [(name: String, summary: String)] = [
+        ("fp64", "everything in binary64"),
+        ("fp32", "everything in binary32"),
+        ("tf32", "everything in tf32 (p = 11, fp32 range), nearest-even"),
+        ("fp16", "everything in binary16, Cholesky included"),
+        ("fp16-sim+sr", "everything in binary16 with stochastic rounding"),
+        ("bf16", "everything in bfloat16, Cholesky and inverses included (R2 setting c)"),
+        ("bf16-sim+sr", "everything in bfloat16 with stochastic rounding"),
+        ("bf16/fp32-inverses", "bf16 weights, statistics and moments; inverses and roots in fp32 (R2 setting b)"),
+        ("bf16/fp32-curvature", "bf16 weights and moments; factors and inverses in fp32"),
+        ("fp16/fp32-curvature", "fp16 weights and moments; factors and inverses in fp32"),
+        ("fp8-e4m3/fp32-curvature", "fp8 e4m3 weights and moments; factors and inverses in fp32"),
     ]
+
+    struct WeightUnitRoundoff: PolicyVisitor {
+        func visit<P: PrecisionPolicy>(_: P.Type) -> Double { P.Weights.unitRoundoff }
+    }
+
+    public static let entries: [Entry] = described.map { d in
+        guard let u = try? dispatch(d.name, WeightUnitRoundoff()) else {
+            preconditionFailure("precision \(d.name) is described but has no case in PolicyCatalogue.dispatch")
+        }
+        return Entry(name: d.name, summary: d.summary, weightUnitRoundoff: u)
+    }
 
     public static var names: [String] { entries.map(\.name) }
     public static func entry(named name: String) -> Entry? { entries.first { $0.name == name } }
 
     /// Calls `visitor.visit(P.self)` for the policy named `name` (which must be valid: checked at parse time).
     public static func visit<V: PolicyVisitor>(_ name: String, _ visitor: V) throws -> V.Output {
-        guard let e = entry(named: name) else { preconditionFailure("unvalidated precision \(name)") }
-        return try e.run(Box(visitor)) as! V.Output
+        guard let output = try dispatch(name, visitor) else { preconditionFailure("unvalidated precision \(name)") }
+        return output
     }
-
-    struct Box<V: PolicyVisitor>: PolicyVisitorBox {
-        let visitor: V
-        init(_ v: V) { visitor = v }
-        func open<P: PrecisionPolicy>(_ p: P.Type) throws -> Any { try visitor.visit(p) }
-    }
-}
-
-/// Type-erased visitor (so the catalogue's closures need not be generic over the visitor).
-public protocol PolicyVisitorBox {
-    func open<P: PrecisionPolicy>(_ p: P.Type) throws -> Any
 }
 
 /// The MPFR reference precisions that exist as types.
