@@ -56,6 +56,8 @@ extension Matrix {
                                 let bBase = kk * bK
                                 if bCol == 1, T.self == BFloat16.self {
                                     _bf16MultiplyAddRow(cb.baseAddress! + row, bb.baseAddress! + bBase, aik, n)
+                                } else if bCol == 1, T.self == Float16.self {
+                                    _fp16MultiplyAddRow(cb.baseAddress! + row, bb.baseAddress! + bBase, aik, n)
                                 } else if bCol == 1 {
                                     for j in 0..<n { cb[row + j] = cb[row + j] + aik * bb[bBase + j] }
                                 } else {
@@ -81,6 +83,26 @@ extension Matrix {
             }
         }
         return c
+    }
+
+    /// `c[j] ← c[j] + a·b[j]` for `j < n` in binary16, each product and sum rounded once to nearest even:
+    /// the same bits as `Float16`'s `*` and `+` where the target has no binary16 arithmetic (baseline
+    /// x86-64), which compute in binary32 and round once (exact for products and sums of binary16 values:
+    /// 24 ≥ 2·11 + 2 bits, so the double rounding is innocuous). There each conversion is a library call
+    /// (`__extendhfsf2`, `__truncsfhf2`), 70% of an fp16 training run; here the conversions are the
+    /// branch-free `RoundingKernels._float16ToFloatBits` and `_float16Bits`, and the loop vectorises.
+    /// The patterns are read and written through raw memory (binary16 and UInt16 are not related types).
+    @inlinable
+    internal static func _fp16MultiplyAddRow(_ c: UnsafeMutablePointer<T>, _ b: UnsafePointer<T>, _ a: T, _ n: Int) {
+        let af = Float(unsafeBitCast(a, to: Float16.self))
+        let cRaw = UnsafeMutableRawPointer(c), bRaw = UnsafeRawPointer(b)
+        for j in 0..<n {
+            let bj = Float(bitPattern: RoundingKernels._float16ToFloatBits(bRaw.load(fromByteOffset: 2 * j, as: UInt16.self)))
+            let p = RoundingKernels._float16Bits((af * bj).bitPattern)
+            let cj = Float(bitPattern: RoundingKernels._float16ToFloatBits(cRaw.load(fromByteOffset: 2 * j, as: UInt16.self)))
+            let s = cj + Float(bitPattern: RoundingKernels._float16ToFloatBits(p))
+            cRaw.storeBytes(of: RoundingKernels._float16Bits(s.bitPattern), toByteOffset: 2 * j, as: UInt16.self)
+        }
     }
 
     /// `c[j] ← c[j] + a·b[j]` for `j < n` in bfloat16, each product and sum rounded once to nearest even:

@@ -147,6 +147,27 @@ extension RoundingKernels {
         return UInt16(truncatingIfNeeded: r | sign)
     }
 
+    /// The binary32 pattern of the binary16 value with pattern `h`: exact (every binary16 value is a
+    /// binary32 value); a NaN keeps its sign and payload and comes out quiet, as `Float(Float16)` does.
+    /// Branch-free, so loops over it vectorise; on targets without F16C, `Float(Float16)` is a library
+    /// call per element. Normal numbers and ∞/NaN move their exponent field by (127 − 15) and, for
+    /// ∞/NaN, by (128 − 16) more; subnormals and zeros are renormalised by one binary32 subtraction
+    /// (exact: `2^−14 · (1 + m/1024) − 2^−14 = 2^−24 m`). F. Giesen's half_to_float_fast5.
+    @inlinable @inline(__always)
+    public static func _float16ToFloatBits(_ h: UInt16) -> UInt32 {
+        let x = UInt32(h)
+        let shifted = (x & 0x7FFF) &<< 13                          // exponent and significand in place
+        let exponent = shifted & (0x1F << 23)
+        let rebiased = shifted &+ ((127 - 15) << 23)
+        let quiet: UInt32 = x & 0x3FF != 0 ? 0x0040_0000 : 0       // NaN (not ∞): set the quiet bit
+        let special = (rebiased &+ ((128 - 16) << 23)) | quiet      // ∞ and NaN: exponent field 255
+        let magic: UInt32 = 113 << 23                               // 2^−14
+        let tiny = (Float(bitPattern: rebiased &+ (1 << 23)) - Float(bitPattern: magic)).bitPattern
+        var r = exponent == (0x1F << 23) ? special : rebiased
+        r = exponent == 0 ? tiny : r
+        return r | ((x & 0x8000) &<< 16)
+    }
+
     /// `[Float]` convenience for `roundToFloat16Bits(_:into:)`.
     @inlinable
     public static func roundToFloat16Bits(_ src: [Float]) -> [UInt16] {

@@ -1,6 +1,7 @@
 import Testing
 import Scalars
 import LinearAlgebra
+import TestSupport
 
 @Suite struct AccumulationModels {
     /// In bf16 (p = 8) 256 + 1 is a tie between 256 and 258 and rounds to even (256): a recursive
@@ -59,6 +60,36 @@ import LinearAlgebra
         for i in 0..<c.rows { for j in 0..<c.columns {
             #expect(abs(c[i, j].doubleValue - exact[i, j]) <= bound * magnitude[i, j] * (1 + 0x1p-40))
         } }
+    }
+
+    /// The binary16 per-operation product (its row kernel computes on bit patterns) gives exactly the
+    /// bits of the textbook loop `s ← 0; s ← s + a_ik·b_kj` in `Float16` arithmetic, over entries from
+    /// subnormal to near-overflow (so sums overflow to ∞ and ∞ − ∞ makes NaN), with ±0, ±∞ and NaNs
+    /// of both signs and several payloads planted, for every operand layout. NaN results only need to
+    /// be NaN: which operand's payload an operation passes on is not specified (IEEE 754 §6.2.3), and
+    /// the compiler may commute the operands of `+` and `*`, so two native loops can differ there too.
+    @Test func float16PerOperationProductEqualsTheScalarLoopBitForBit() throws {
+        typealias H = Float16
+        var rng = SplitMix64(seed: 0xF16)
+        let planted: [H] = [0, -0, .infinity, -.infinity, H(bitPattern: 0x7E00), H(bitPattern: 0xFE01),
+                            H(bitPattern: 0x7D55), .leastNonzeroMagnitude, -.leastNormalMagnitude, .greatestFiniteMagnitude]
+        func entry() -> H {
+            if rng.next() % 16 == 0 { return planted[Int(rng.next() % UInt64(planted.count))] }
+            let e = Int(rng.next() % 36) - 25                          // 2^−25 … 2^10: subnormal to large
+            return H(rng.nextGaussian() * Double(sign: .plus, exponent: e, significand: 1))
+        }
+        func same(_ x: Matrix<H>, _ y: Matrix<H>) -> Bool {
+            x.rows == y.rows && x.columns == y.columns
+                && zip(x.elements, y.elements).allSatisfy { $0.bitPattern == $1.bitPattern || ($0.isNaN && $1.isNaN) }
+        }
+        for (m, k, n) in [(7, 13, 9), (1, 40, 33), (16, 5, 1)] {
+            let a = Matrix<H>(rows: m, columns: k) { _, _ in entry() }, b = Matrix<H>(rows: k, columns: n) { _, _ in entry() }
+            let oracle = DenseOracle.product(a, b)
+            #expect(oracle.elements.contains { $0.isNaN } && oracle.elements.contains { $0.isInfinite } || m * n < 20)
+            #expect(same(try Matrix.product(a, .none, b, .none, accumulation: .perOperation), oracle))
+            #expect(same(try Matrix.product(a.transposed, .transposed, b, .none, accumulation: .perOperation), oracle))
+            #expect(same(try Matrix.product(a, .none, b.transposed, .transposed, accumulation: .perOperation), oracle))
+        }
     }
 
     @Test func transposedOperandsMatchExplicitTranspose() throws {

@@ -28,6 +28,20 @@ import TestSupport
         #expect(mismatches == 0)
     }
 
+    /// Exhaustive over all 65,536 binary16 patterns: the branch-free extension gives the bits of
+    /// `Float(Float16)` (NaN payloads and signs included) and is exact (a round trip through the
+    /// rounding kernel returns the pattern, every NaN kept quiet or signalling as it was).
+    @Test func float16ExtensionIsExactForEveryPattern() {
+        var mismatches = [UInt16]()
+        for h in 0...UInt16.max {
+            let bits = RoundingKernels._float16ToFloatBits(h)
+            if bits != Float(Float16(bitPattern: h)).bitPattern { mismatches.append(h) }
+            if Float16(bitPattern: h).isNaN { continue }
+            if RoundingKernels._float16Bits(bits) != h { mismatches.append(h) }
+        }
+        #expect(mismatches.isEmpty, "\(mismatches.prefix(8).map { String($0, radix: 16) })")
+    }
+
     @Test func float16KernelMatchesMPFRAndFloat16() {
         let xs = Self.inputs(.binary16)
         let bits = RoundingKernels.roundToFloat16Bits(xs)
