@@ -78,14 +78,8 @@ extension MLP {
         for l in stride(from: spec.layerCount - 1, through: 0, by: -1) {
             out[l] = try! Matrix.product(u, .none, inputs[l], .transposed, accumulation: accumulation).map { $0 / nT }
             if l > 0 {
-                let dIn = spec.widths[l]
-                let wx = spec.bias ? weights[l].columns(0..<dIn) : weights[l]
-                let back = try! Matrix.product(wx, .transposed, u, .none, accumulation: accumulation)
                 let s = pre[l - 1]
-                u = Matrix(rows: back.rows, columns: back.columns) { i, j in
-                    let sv = s[i, j]
-                    return back[i, j] * spec.activation.derivative(preActivation: sv, activation: spec.activation.apply(sv))
-                }
+                u = backpropagated(u, below: l) { s[$0, $1] }
             }
         }
         return out.map { $0! }

@@ -181,6 +181,20 @@ public struct MLP<T: Scalar>: Sendable {
         return (a, inputs, pre)
     }
 
+    /// A gradient with respect to layer `l`'s pre-activations carried one layer down:
+    /// `φ'(s_{l−1}) ⊙ (W_l[:, :d_in]ᵀ g)` (the bias column does not propagate), with `s_{l−1}(i, j)` read
+    /// through `preActivation`. The one backward step of `backward`, the GGN product and the output
+    /// Jacobians.
+    func backpropagated(_ g: Matrix<T>, below l: Int, preActivation: (_ i: Int, _ j: Int) -> T) -> Matrix<T> {
+        let dIn = spec.widths[l]
+        let wx = spec.bias ? weights[l].columns(0..<dIn) : weights[l]
+        let back = try! Matrix.product(wx, .transposed, g, .none, accumulation: accumulation)
+        return Matrix(rows: back.rows, columns: back.columns) { i, j in
+            let s = preActivation(i, j)
+            return back[i, j] * spec.activation.derivative(preActivation: s, activation: spec.activation.apply(s))
+        }
+    }
+
     /// Mean loss, per-layer statistics and gradients for one batch (`x` is `d_0 × N`).
     public func backward(_ x: Matrix<T>, targets: Targets<T>, lossScaling: LossScaling = .none) throws(NetworkError) -> BackwardResult<T> {
         var events = [NumericEvent]()
@@ -206,15 +220,8 @@ public struct MLP<T: Scalar>: Sendable {
             }
             layers[l] = LayerStatistics(inputs: inputs[l], outputGradients: exposed, outputGradientScale: exposedScale, gradient: gradient)
             if l > 0 {
-                // ĝ_{l−1} = φ'(s_{l−1}) ⊙ (W_l[:, :d_in]ᵀ ĝ_l)  (the bias column does not propagate)
-                let dIn = spec.widths[l]
-                let wx = spec.bias ? weights[l].columns(0..<dIn) : weights[l]
-                let back = try! Matrix.product(wx, .transposed, ghat, .none, accumulation: accumulation)
                 let s = pre[l - 1]
-                ghat = Matrix(rows: back.rows, columns: back.columns) { i, j in
-                    let sv = s[i, j]
-                    return back[i, j] * spec.activation.derivative(preActivation: sv, activation: spec.activation.apply(sv))
-                }
+                ghat = backpropagated(ghat, below: l) { s[$0, $1] }
                 NumericEvent.scan(ghat, layer: l - 1, tensor: "ghat", into: &events)
             }
         }
@@ -346,13 +353,8 @@ extension MLP {
         var g = Matrix<T>.identity(dL)
         var result = [Matrix<T>](repeating: g, count: spec.layerCount)
         for l in stride(from: spec.layerCount - 1, through: 1, by: -1) {
-            let dIn = spec.widths[l]
-            let wx = spec.bias ? weights[l].columns(0..<dIn) : weights[l]
-            let back = try! Matrix.product(wx, .transposed, g, .none, accumulation: accumulation)
-            g = Matrix(rows: back.rows, columns: back.columns) { i, j in
-                let s = pre[l - 1][i, 0]
-                return back[i, j] * spec.activation.derivative(preActivation: s, activation: spec.activation.apply(s))
-            }
+            let s = pre[l - 1]
+            g = backpropagated(g, below: l) { i, _ in s[i, 0] }      // one sample: every column sees s_{l−1}
             result[l - 1] = g
         }
         return result
