@@ -212,20 +212,10 @@ import Optimizers
     @Test func kfacLMLowersTheLoss() throws {
         var h = KFAC<Uniform<Double>>.Hyperparameters(); h.finish = .lm
         var opt = KFAC<Uniform<Double>>(h)
-        let data = Synthetic.teacherClassification(samples: 256, dimension: 8, classes: 4, condition: 10, seed: 1)
-        let spec = try MLPSpec(widths: [8, 16, 4], activation: .tanh, loss: .crossEntropy)
-        var net = MLP<Double>(spec: spec, seed: 2, accumulation: .perOperation)
-        let schedule = try BatchSchedule(sampleCount: 256, batchSize: 32, seed: 3)
-        let full = Batch<Double>(data, indices: Array(0..<256))
-        let initial = try net.backward(full.inputs, targets: full.targets).loss
         var events = [OptimizerEvent]()
-        for t in 1...50 {
-            let batch = Batch<Double>(data, indices: schedule.indices(step: t))
-            let r = try net.backward(batch.inputs, targets: batch.targets)
-            let c = CurvatureAccess(network: spec, accumulation: .perOperation, inputs: batch.inputs, targets: batch.targets)
-            events += try opt.step(weights: &net.weights, layers: r.layers, step: t, curvature: c).events
+        let (initial, final) = try SmallTraining.train { w, layers, t, curvature in
+            events += try opt.step(weights: &w, layers: layers, step: t, curvature: curvature).events
         }
-        let final = try net.backward(full.inputs, targets: full.targets).loss
         #expect(final < initial, "\(initial) → \(final)")
         #expect(events.isEmpty, "\(events)")
     }

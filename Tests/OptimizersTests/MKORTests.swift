@@ -5,7 +5,7 @@ import TestSupport
 import Networks
 import Optimizers
 
-/// Shared by the MKOR and RLLC suites.
+/// Shared by the optimizer suites: a tiny layer's statistics and the small MLP every descent test trains.
 enum SmallTraining {
     /// Statistics of a tiny layer (3×4, N = 5) whose per-sample output gradients are multiplied by
     /// `gradientScale` (so that some entries exceed MKOR's ±100 clamp).
@@ -19,10 +19,11 @@ enum SmallTraining {
         LayerStatistics(inputs: l.abar.converted(to: T.self), outputGradients: l.ghat.converted(to: T.self), gradient: l.grad.converted(to: T.self))
     }
 
-    /// The small tanh MLP of the `Descent` suite (teacher classification, 8-16-4, batch 32), trained
-    /// for `steps` steps; `observe` sees each mini-batch loss before its step. Full-batch loss before/after.
-    static func train(steps: Int = 50, observe: (Double) -> Void = { _ in },
-                      step: (inout [Matrix<Double>], [LayerStatistics<Double>], Int) throws -> Void) throws -> (initial: Double, final: Double) {
+    /// The small tanh MLP every descent test trains (teacher classification, 8-16-4, batch 32, Double,
+    /// the same start), for `steps` steps: `step` gets the weights, the batch's statistics, the step
+    /// number and the batch's curvature access. Full-batch loss before and after.
+    static func train(steps: Int = 50,
+                      step: (inout [Matrix<Double>], [LayerStatistics<Double>], Int, CurvatureAccess<Double>) throws -> Void) throws -> (initial: Double, final: Double) {
         let data = Synthetic.teacherClassification(samples: 256, dimension: 8, classes: 4, condition: 10, seed: 1)
         let spec = try MLPSpec(widths: [8, 16, 4], activation: .tanh, loss: .crossEntropy)
         var net = MLP<Double>(spec: spec, seed: 2, accumulation: .perOperation)
@@ -32,8 +33,8 @@ enum SmallTraining {
         for t in 1...steps {
             let batch = Batch<Double>(data, indices: schedule.indices(step: t))
             let r = try net.backward(batch.inputs, targets: batch.targets)
-            observe(r.loss)
-            try step(&net.weights, r.layers, t)
+            let curvature = CurvatureAccess(network: spec, accumulation: .perOperation, inputs: batch.inputs, targets: batch.targets)
+            try step(&net.weights, r.layers, t, curvature)
         }
         return (initial, try net.backward(full.inputs, targets: full.targets).loss)
     }
@@ -253,7 +254,7 @@ enum SmallTraining {
         h.variant = variant
         if adam { h.inner = .adam(.init(learningRate: 1e-2)) }
         var opt = try Opt(h)
-        let (initial, final) = try SmallTraining.train { w, layers, t in
+        let (initial, final) = try SmallTraining.train { w, layers, t, _ in
             let r = try opt.step(weights: &w, layers: layers, step: t)
             #expect(!r.events.contains { $0.kind == .nonFinite })
         }

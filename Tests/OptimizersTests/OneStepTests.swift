@@ -203,18 +203,7 @@ import Optimizers
     /// same start, with its default hyperparameters (learning rates from ALGORITHMS.md defaults).
     static func train<O: Optimizer>(_ opt: O) throws -> (Double, Double) where O.Policy == Uniform<Double> {
         var o = opt
-        let data = Synthetic.teacherClassification(samples: 256, dimension: 8, classes: 4, condition: 10, seed: 1)
-        let spec = try MLPSpec(widths: [8, 16, 4], activation: .tanh, loss: .crossEntropy)
-        var net = MLP<Double>(spec: spec, seed: 2, accumulation: .perOperation)
-        let schedule = try BatchSchedule(sampleCount: 256, batchSize: 32, seed: 3)
-        let full = Batch<Double>(data, indices: Array(0..<256))
-        let initial = try net.backward(full.inputs, targets: full.targets).loss
-        for t in 1...50 {
-            let batch = Batch<Double>(data, indices: schedule.indices(step: t))
-            let r = try net.backward(batch.inputs, targets: batch.targets)
-            _ = try o.step(weights: &net.weights, layers: r.layers, step: t)
-        }
-        return (initial, try net.backward(full.inputs, targets: full.targets).loss)
+        return try SmallTraining.train { w, layers, t, _ in _ = try o.step(weights: &w, layers: layers, step: t) }
     }
 
     @Test func everyOptimizerLowersTheLoss() throws {

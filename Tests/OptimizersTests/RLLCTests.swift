@@ -199,7 +199,7 @@ import Optimizers
         four.initialLaw = [0.5, 0.2, 0.3, 0.1]; four.learningRate = 0.1; four.lawRate = 1e-3
         for h in [Opt.Hyperparameters(), four] {
             var opt = try Opt(h)
-            let (initial, final) = try SmallTraining.train { w, layers, t in
+            let (initial, final) = try SmallTraining.train { w, layers, t, _ in
                 let r = try opt.step(weights: &w, layers: layers, step: t)
                 #expect(!r.events.contains { $0.kind == .nonFinite })
             }

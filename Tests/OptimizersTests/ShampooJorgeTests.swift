@@ -339,20 +339,11 @@ import Optimizers
     /// defaults (η = 0.1, μ = 0.9, copied from SGD as §7.3 prescribes).
     static func train<O: Optimizer>(_ opt: O) throws -> (Double, Double, Int) where O.Policy == Uniform<Double> {
         var o = opt
-        let data = Synthetic.teacherClassification(samples: 256, dimension: 8, classes: 4, condition: 10, seed: 1)
-        let spec = try MLPSpec(widths: [8, 16, 4], activation: .tanh, loss: .crossEntropy)
-        var net = MLP<Double>(spec: spec, seed: 2, accumulation: .perOperation)
-        let schedule = try BatchSchedule(sampleCount: 256, batchSize: 32, seed: 3)
-        let full = Batch<Double>(data, indices: Array(0..<256))
-        let initial = try net.backward(full.inputs, targets: full.targets).loss
         var nonFinite = 0
-        for t in 1...50 {
-            let batch = Batch<Double>(data, indices: schedule.indices(step: t))
-            let r = try net.backward(batch.inputs, targets: batch.targets)
-            let report = try o.step(weights: &net.weights, layers: r.layers, step: t)
-            nonFinite += report.events.filter { $0.kind == .nonFinite }.count
+        let (initial, final) = try SmallTraining.train { w, layers, t, _ in
+            nonFinite += try o.step(weights: &w, layers: layers, step: t).events.filter { $0.kind == .nonFinite }.count
         }
-        return (initial, try net.backward(full.inputs, targets: full.targets).loss, nonFinite)
+        return (initial, final, nonFinite)
     }
 
     @Test func shampooAndJorgeLowerTheLoss() throws {
