@@ -223,15 +223,6 @@ import StudyKit
 
     // MARK: malformed fields
 
-    static func planningError(_ text: String, file: String) -> StudyError? {
-        do throws(StudyError) {
-            _ = try StudyPlan(try StudyParser.parse(text, file: file, quick: false))
-            return nil
-        } catch {
-            return error
-        }
-    }
-
     static let malformed: [(study: String, old: String, new: String, field: String)] = [
         ("r5-jorge-series", "precisions = [\"fp64\", \"fp32\", \"fp16\", \"bf16\"]", "precisions = [\"fp64\", \"fp33\"]", "experiment.precisions[1]"),
         ("r5-jorge-series", "precisions = [\"fp64\", \"fp32\", \"fp16\", \"bf16\"]", "precisions = [\"fp32\", \"bf16\"]", "experiment.precisions"),
@@ -254,7 +245,7 @@ import StudyKit
         for m in Self.malformed {
             let original = try Self.text(m.study)
             #expect(original.contains(m.old), "\(m.study) no longer contains \(m.old)")
-            guard let e = Self.planningError(original.replacingOccurrences(of: m.old, with: m.new), file: "\(m.study).toml") else {
+            guard let e = ExperimentsTests.planningError(original.replacingOccurrences(of: m.old, with: m.new), file: "\(m.study).toml") else {
                 Issue.record("\(m.study): \(m.new) was accepted"); continue
             }
             #expect(e.field == m.field, "\(e)")
