@@ -157,3 +157,32 @@ final class ElementCollector: NSObject, XMLParserDelegate {
         #expect(one.lower == 1 && one.upper == 10)
     }
 }
+
+@Suite struct SVGPlotDistinguishableSeries {
+    /// 32 line series (4× the palette) must give 32 different (colour, dash pattern) pairs, both on
+    /// the plotted paths and on the legend's sample lines — the R2 plots drew KFAC λ = 0.1 and
+    /// SINGD-diagonal λ = 0.1 in the same blue because the style index wrapped at 8.
+    @Test func thirtyTwoLineSeriesDifferInColourOrPattern() throws {
+        let xs = (0..<5).map(Double.init)
+        let series = try (0..<32).map { k in try PlotSeries(name: "s\(k)", x: xs, y: xs.map { $0 + Double(k) }) }
+        let svg = SVGPlot(title: "", x: PlotAxis("x"), y: PlotAxis("y"), series: series).render()
+        let doc = try #require(ElementCollector.parse(svg))
+        let lines = doc.elements.filter { $0.name == "path" && $0.attributes["fill"] == "none" }
+        #expect(lines.count == 32)
+        let styles = Set(lines.map { "\($0.attributes["stroke"] ?? "")|\($0.attributes["stroke-dasharray"] ?? "solid")" })
+        #expect(styles.count == 32)
+        let legend = doc.elements.filter { $0.name == "line" && $0.attributes["stroke-width"] == "1.75" }
+        #expect(Set(legend.map { "\($0.attributes["stroke"] ?? "")|\($0.attributes["stroke-dasharray"] ?? "solid")" }) == styles)
+    }
+
+    /// Scatter series beyond 8 change marker shape: 16 series give 8 circle groups and 8 square groups.
+    @Test func scatterSeriesBeyondEightChangeMarkerShape() throws {
+        let series = try (0..<16).map { k in try PlotSeries(name: "p\(k)", x: [1, 2], y: [Double(k), Double(k) + 1], style: .markers) }
+        let svg = SVGPlot(title: "", x: PlotAxis("x"), y: PlotAxis("y"), series: series).render()
+        let doc = try #require(ElementCollector.parse(svg))
+        for (k, colour) in SVGPlot.palette.enumerated() {
+            #expect(doc.count("circle", fill: colour) == 3, "series \(k): two points and its legend marker as circles")
+            #expect(doc.count("rect", fill: colour) == 3, "series \(k + 8): two points and its legend marker as squares")
+        }
+    }
+}

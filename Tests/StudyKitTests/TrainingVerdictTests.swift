@@ -31,7 +31,7 @@ import StudyKit
             results.append(try cell("adamw", method: "adamw", "fp32", seed: seed, loss: adamw32(seed)))
             results.append(try cell("adamw", method: "adamw", "bf16", seed: seed, loss: adamw16(seed)))
         }
-        return Verdict.training(spec, results)
+        return try Verdict.training(spec, results)
     }
 
     /// kfac in bf16 ends at 3× its own fp32 loss but below adamw's much larger fp32 loss: pooling the

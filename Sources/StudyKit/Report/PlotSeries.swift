@@ -36,7 +36,8 @@ public struct PlotSeries: Sendable, Equatable {
     public var points: [PlotPoint]
     public var style: SeriesStyle
     public var band: [BandPoint]
-    /// Index into ``SVGPlot/palette``; `nil` means the series' position in the plot.
+    /// The style index k: colour ``SVGPlot/palette``[k mod 8], line pattern and marker shape from ⌊k/8⌋
+    /// (``SVGPlot/dashPatterns``); `nil` means the series' position in the plot.
     public var colorIndex: Int?
     public var marksDivergence: Bool
 

@@ -4,7 +4,7 @@ extension SVGPlot {
     /// Where everything goes on the page, and the data→page maps: computed once per render.
     struct Layout {
         struct Frame { var left, top, right, bottom: Double }
-        enum LegendKind { case series(SeriesStyle), divergence }
+        enum LegendKind { case series(SeriesStyle, styleIndex: Int), divergence }
         struct LegendEntry { var label: String; var color: String; var kind: LegendKind }
 
         let xScale: AxisScale, yScale: AxisScale
@@ -29,7 +29,7 @@ extension SVGPlot {
 
             var entries: [LegendEntry] = []
             for (i, s) in plot.series.enumerated() where !s.name.isEmpty {
-                entries.append(LegendEntry(label: s.name, color: plot.color(i, s), kind: .series(s.style)))
+                entries.append(LegendEntry(label: s.name, color: plot.color(i, s), kind: .series(s.style, styleIndex: SVGPlot.styleIndex(i, s))))
             }
             if plot.series.contains(where: { $0.marksDivergence && $0.diverged }) {
                 entries.append(LegendEntry(label: "diverged (last finite value)", color: "#333333", kind: .divergence))

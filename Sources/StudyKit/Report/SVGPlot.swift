@@ -33,6 +33,15 @@ public struct SVGPlot: Sendable, Equatable {
     /// out (unreadable on white), then black and grey. Series cycle through them.
     public static let palette = ["#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#000000", "#999999"]
 
+    /// Line dash patterns: a series' style index `k` takes colour `k mod 8` and pattern `⌊k/8⌋ mod 4`,
+    /// so the first 32 series differ in colour *or* line style (beyond 8, colour alone repeats: two
+    /// configurations drawn in one blue are indistinguishable). Fitted lines keep their own "6 4" dash,
+    /// which no data pattern uses.
+    public static let dashPatterns = ["", "2 2.5", "10 3 2 3", "12 5"]
+
+    /// Marker shapes for points, cycled like ``dashPatterns``: circle, square, triangle, diamond.
+    public enum MarkerShape: Int, CaseIterable, Sendable { case circle, square, triangle, diamond }
+
     public init(title: String, x: PlotAxis, y: PlotAxis, series: [PlotSeries], width: Int = 720, height: Int = 440) {
         self.title = title; self.x = x; self.y = y; self.series = series; self.width = width; self.height = height
     }
@@ -90,10 +99,10 @@ public struct SVGPlot: Sendable, Equatable {
         drawAxes(&svg, layout)
         svg.line("<g clip-path=\"url(#plot-area)\">")
         for (i, s) in series.enumerated() { drawBand(&svg, s, color: color(i, s), layout) }
-        for (i, s) in series.enumerated() { drawLines(&svg, s, color: color(i, s), layout) }
+        for (i, s) in series.enumerated() { drawLines(&svg, s, index: i, color: color(i, s), layout) }
         svg.line("</g>")
         // Markers are not clipped, so a point on the frame (a decade end) shows whole.
-        for (i, s) in series.enumerated() { drawMarkers(&svg, s, color: color(i, s), layout) }
+        for (i, s) in series.enumerated() { drawMarkers(&svg, s, index: i, color: color(i, s), layout) }
         if !layout.hasData {
             svg.line("<text x=\"\(c((frame.left + frame.right) / 2))\" y=\"\(c((frame.top + frame.bottom) / 2))\" text-anchor=\"middle\" fill=\"#666666\">no finite data</text>")
         }
@@ -102,8 +111,26 @@ public struct SVGPlot: Sendable, Equatable {
         return svg.text
     }
 
+    /// The series' style index: its ``PlotSeries/colorIndex`` if set, else its position in the plot.
+    static func styleIndex(_ index: Int, _ s: PlotSeries) -> Int { max(0, s.colorIndex ?? index) }
+
     func color(_ index: Int, _ s: PlotSeries) -> String {
-        SVGPlot.palette[((s.colorIndex ?? index) % SVGPlot.palette.count + SVGPlot.palette.count) % SVGPlot.palette.count]
+        SVGPlot.palette[SVGPlot.styleIndex(index, s) % SVGPlot.palette.count]
+    }
+
+    /// The `stroke-dasharray` attribute of a series' line (empty for a solid line).
+    static func dashAttribute(_ index: Int, _ s: PlotSeries) -> String {
+        dashAttribute(style: s.style, styleIndex: styleIndex(index, s))
+    }
+
+    static func dashAttribute(style: SeriesStyle, styleIndex: Int) -> String {
+        if style == .dashedLine { return " stroke-dasharray=\"6 4\"" }
+        let pattern = dashPatterns[(styleIndex / palette.count) % dashPatterns.count]
+        return pattern.isEmpty ? "" : " stroke-dasharray=\"\(pattern)\""
+    }
+
+    static func markerShape(_ styleIndex: Int) -> MarkerShape {
+        MarkerShape(rawValue: (styleIndex / palette.count) % MarkerShape.allCases.count)!
     }
 
     /// A page coordinate, 2 decimals, trailing zeros dropped.
@@ -148,25 +175,25 @@ public struct SVGPlot: Sendable, Equatable {
         flush()
     }
 
-    func drawLines(_ svg: inout SVGBuilder, _ s: PlotSeries, color: String, _ layout: Layout) {
+    func drawLines(_ svg: inout SVGBuilder, _ s: PlotSeries, index: Int, color: String, _ layout: Layout) {
         guard s.style != .markers else { return }
         var d = ""
         for run in layout.runs(of: s) where run.count >= 2 {
             for (k, p) in run.enumerated() { d += (k == 0 ? "M" : "L") + c(layout.px(p.x)) + " " + c(layout.py(p.y)) }
         }
         guard !d.isEmpty else { return }
-        let dash = s.style == .dashedLine ? " stroke-dasharray=\"6 4\"" : ""
-        svg.line("<path d=\"\(d)\" fill=\"none\" stroke=\"\(color)\" stroke-width=\"1.75\" stroke-linejoin=\"round\"\(dash)/>")
+        svg.line("<path d=\"\(d)\" fill=\"none\" stroke=\"\(color)\" stroke-width=\"1.75\" stroke-linejoin=\"round\"\(SVGPlot.dashAttribute(index, s))/>")
     }
 
     /// Point markers (or, for a line, a dot at each isolated point that would otherwise vanish) and
     /// the divergence ×, for points inside the frame.
-    func drawMarkers(_ svg: inout SVGBuilder, _ s: PlotSeries, color: String, _ layout: Layout) {
+    func drawMarkers(_ svg: inout SVGBuilder, _ s: PlotSeries, index: Int, color: String, _ layout: Layout) {
+        let shape = SVGPlot.markerShape(SVGPlot.styleIndex(index, s))
         let runs = layout.runs(of: s)
         let drawsMarkers = s.style == .markers || s.style == .lineAndMarkers
         for run in runs {
             for p in run where layout.isInFrame(p) && (drawsMarkers || run.count == 1) {
-                svg.line(circle(p, r: drawsMarkers ? 3 : 2, color, layout))
+                svg.line(marker(shape, at: layout.px(p.x), layout.py(p.y), r: drawsMarkers ? 3 : 2, color))
             }
         }
         if s.marksDivergence && s.diverged, let last = runs.last?.last, layout.isInFrame(last) {
@@ -175,8 +202,19 @@ public struct SVGPlot: Sendable, Equatable {
         }
     }
 
-    func circle(_ p: PlotPoint, r: Double, _ color: String, _ layout: Layout) -> String {
-        "<circle cx=\"\(c(layout.px(p.x)))\" cy=\"\(c(layout.py(p.y)))\" r=\"\(c(r))\" fill=\"\(color)\"/>"
+    func marker(_ shape: MarkerShape, at x: Double, _ y: Double, r: Double, _ color: String) -> String {
+        switch shape {
+        case .circle:
+            return "<circle cx=\"\(c(x))\" cy=\"\(c(y))\" r=\"\(c(r))\" fill=\"\(color)\"/>"
+        case .square:
+            return "<rect x=\"\(c(x - r))\" y=\"\(c(y - r))\" width=\"\(c(2 * r))\" height=\"\(c(2 * r))\" fill=\"\(color)\"/>"
+        case .triangle:
+            let h = 1.3 * r
+            return "<polygon points=\"\(c(x)),\(c(y - h)) \(c(x + h)),\(c(y + h * 0.8)) \(c(x - h)),\(c(y + h * 0.8))\" fill=\"\(color)\"/>"
+        case .diamond:
+            let h = 1.35 * r
+            return "<polygon points=\"\(c(x)),\(c(y - h)) \(c(x + h)),\(c(y)) \(c(x)),\(c(y + h)) \(c(x - h)),\(c(y))\" fill=\"\(color)\"/>"
+        }
     }
 
     func drawLegend(_ svg: inout SVGBuilder, _ layout: Layout) {
@@ -186,13 +224,13 @@ public struct SVGPlot: Sendable, Equatable {
         for entry in layout.legend {
             let mid = top + 6
             switch entry.kind {
-            case .series(let style):
+            case .series(let style, let styleIndex):
                 if style != .markers {
-                    let dash = style == .dashedLine ? " stroke-dasharray=\"6 4\"" : ""
+                    let dash = SVGPlot.dashAttribute(style: style, styleIndex: styleIndex)
                     svg.line("<line x1=\"\(c(left))\" y1=\"\(c(mid))\" x2=\"\(c(left + 22))\" y2=\"\(c(mid))\" stroke=\"\(entry.color)\" stroke-width=\"1.75\"\(dash)/>")
                 }
                 if style == .markers || style == .lineAndMarkers {
-                    svg.line("<circle cx=\"\(c(left + 11))\" cy=\"\(c(mid))\" r=\"3\" fill=\"\(entry.color)\"/>")
+                    svg.line(marker(SVGPlot.markerShape(styleIndex), at: left + 11, mid, r: 3, entry.color))
                 }
             case .divergence:
                 let h = 4.0, cx = left + 11

@@ -48,14 +48,14 @@ public enum ReportWriter {
             throw StudyError(file: spec.file, field: "", value: "\(ordered.count) of \(plan.cells.count) cells",
                              reason: "cannot write the report: cells are missing (run the remaining shards, then `Studies merge`)")
         }
-        let findings = spec.kind == .training ? TrainingFindings.findings(spec, ordered) : ExperimentCatalogue.findings(spec, ordered)
+        let findings = spec.kind == .training ? try TrainingFindings.findings(spec, ordered) : ExperimentCatalogue.findings(spec, ordered)
         let dir = "\(root)/\(spec.name)"
         var files = [String: String]()   // relative path → contents
         for (name, svg) in findings.plots { files["plots/\(name)"] = svg }
         files["results.csv"] = try resultsCSV(spec, ordered)
         files["cells.csv"] = try cellsCSV(spec, ordered)
         files["events.csv"] = try eventsCSV(spec, ordered)
-        files["README.md"] = markdown(spec, plan, findings, quick: quick)
+        files["README.md"] = markdown(spec, plan, findings, events: try EventGlossary.section(ordered), quick: quick)
         // Remove stale plots of an earlier run, then write.
         if let old = try? FileManager.default.contentsOfDirectory(atPath: dir + "/plots") {
             for f in old where files["plots/\(f)"] == nil { try? FileManager.default.removeItem(atPath: dir + "/plots/" + f) }
@@ -121,7 +121,7 @@ public enum ReportWriter {
         return try CSVWriter.render(header: ["study", "cell", "precision", "seed", "step", "layer", "kind", "detail", "value"], rows: rows)
     }
 
-    static func markdown(_ spec: StudySpec, _ plan: StudyPlan, _ f: StudyFindings, quick: Bool) -> String {
+    static func markdown(_ spec: StudySpec, _ plan: StudyPlan, _ f: StudyFindings, events: String, quick: Bool) -> String {
         var md = "# \(spec.claim) — \(spec.title)\n\n"
         md += "**Verdict: \(f.verdict.label)** (\(spec.provenance)\(quick ? "; quick tier, reduced sizes: not evidence" : "")). \(f.verdict.evidence)\n\n"
         md += "**Question.** \(spec.question)\n\n**Prediction.** \(spec.prediction)\n\n"
@@ -142,7 +142,7 @@ public enum ReportWriter {
             md += "- Parameters: " + spec.experiment.keys.sorted().map { "`\($0)` = \(spec.experiment[$0]!)" }.joined(separator: ", ") + "\n"
         }
         md += "- Cells: \(plan.cells.count). Study file: `\(spec.file)`.\n\n"
-        for s in f.sections { md += s.hasSuffix("\n") ? s + "\n" : s + "\n\n" }
+        for s in f.sections + [events] { md += s.hasSuffix("\n") ? s + "\n" : s + "\n\n" }
         if !f.plots.isEmpty {
             md += "## Plots\n\n"
             for p in f.plots { md += "![\(p.name)](plots/\(p.name))\n\n" }

@@ -42,6 +42,7 @@ public enum StudyParser {
             }
         }
         try top.finish()
+        if case .string(PrecisionRobustness.rule)? = spec.verdictRule["rule"] { _ = try PrecisionRobustness.parameters(spec) }
         return spec
     }
 

@@ -17,6 +17,21 @@ public struct EventRecord: Codable, Sendable, Hashable {
     public var value: Double
 }
 
+/// How far the MPFR reference trajectory of a cell's optimizer configuration and seed was run, and
+/// whether it diverged by the same criteria as the cell: the control that attributes a divergence.
+public struct ReferenceOutcome: Codable, Sendable, Hashable {
+    public var bits: Int
+    /// Steps the reference was asked to run (`reference.steps`).
+    public var planned: Int
+    /// Steps it completed without diverging.
+    public var completed: Int
+    public var divergenceStep: Int?
+
+    public init(bits: Int, planned: Int, completed: Int, divergenceStep: Int?) {
+        self.bits = bits; self.planned = planned; self.completed = completed; self.divergenceStep = divergenceStep
+    }
+}
+
 /// Everything a finished cell contributes to the report; cached on disk as canonical JSON.
 public struct CellResult: Codable, Sendable, Hashable {
     public var key: String
@@ -36,6 +51,8 @@ public struct CellResult: Codable, Sendable, Hashable {
     public var finalTestLoss: Double
     public var finalTestAccuracy: Double
     public var roundedConstants: [String]
+    /// The MPFR reference of the same configuration and seed (nil when the study runs none).
+    public var reference: ReferenceOutcome?
 
     /// Values of one network-wide metric by step.
     public func series(_ metric: String, layer: Int = -1) -> [(Int, Double)] {

@@ -2,12 +2,13 @@ import Foundation
 
 /// Tables, plots and the verdict of a training study.
 enum TrainingFindings {
-    static func findings(_ spec: StudySpec, _ results: [CellResult]) -> StudyFindings {
+    static func findings(_ spec: StudySpec, _ results: [CellResult]) throws -> StudyFindings {
         let t = spec.training!
         var groups = [String: [CellResult]]()
         for r in results { groups["\(r.optimizer)\u{1}\(r.precision)", default: []].append(r) }
         let labels = t.optimizers.map(\.label)
         var sections = [String]()
+        let controlPrecision: String? = if case .string(let c)? = spec.verdictRule["control"] { c } else { nil }
 
         // Summary table: one row per optimizer configuration × precision, statistics over seeds.
         var rows = [[String]]()
@@ -20,16 +21,24 @@ enum TrainingFindings {
             let localGradient = g.compactMap { Sample($0.series("local_gradient_error").map(\.1)).median }
             var kinds = [String: Int]()
             for r in g { for e in r.events { kinds[e.kind, default: 0] += 1 } }
-            rows.append([o, p, "\(g.count)", "\(diverged.count)",
+            var causes = [DivergenceCause: Int]()
+            for r in g {
+                let control = controlPrecision.flatMap { c in results.first { $0.optimizer == r.optimizer && $0.seed == r.seed && $0.precision == c } }
+                causes[DivergenceAttribution.attribute(r, steps: t.steps, control: control).cause, default: 0] += 1
+            }
+            let causeText = diverged.isEmpty ? "0" : "\(diverged.count) (\(causes[.precision] ?? 0) / \(causes[.hyperparameter] ?? 0) / \(causes[.uncontrolled] ?? 0))"
+            rows.append([o, p, "\(g.count)", causeText,
+                         PrecisionRobustness.activity(g).map(Fmt.sig) ?? "–",
                          diverged.isEmpty ? "–" : Fmt.medianIQR(diverged.map { Double($0.divergenceStep!) }),
                          Fmt.medianIQR(g.map(\.finalLoss)), Fmt.medianIQR(g.map(\.finalTestAccuracy)),
                          Fmt.medianIQR(drift), Fmt.medianIQR(local), Fmt.medianIQR(localGradient),
                          kinds.isEmpty ? "–" : kinds.keys.sorted().map { "\($0) ×\(kinds[$0]!)" }.joined(separator: ", ")])
         } }
-        let table = MarkdownTable(columns: ["optimizer", "precision", "seeds", "diverged", "divergence step", "final train loss",
+        let table = MarkdownTable(columns: ["optimizer", "precision", "seeds", "diverged (precision / hyperparameter / uncontrolled)",
+                                            "activity (median max departure)", "divergence step", "final train loss",
                                             "final test accuracy", "drift at last reference step", "local error", "local gradient error", "events"]
                                     .map { MarkdownTable.Column($0) }, rows: rows)
-        sections.append("## Summary over seeds (median [q1, q3])\n\n" + ((try? table.rendered()) ?? ""))
+        sections.append("## Summary over seeds (median [q1, q3])\n\n" + (try table.rendered()))
         sections.append("""
             Drift is ‖θ − θ_ref‖/‖θ_ref‖ against the MPFR-\(t.referenceBits) run of the same optimizer, seed, data and \
             initialisation, over its first \(t.referenceSteps) steps. The local error is the one-step error \
@@ -43,7 +52,18 @@ enum TrainingFindings {
             computation. Both are recorded for the first \(t.referenceSteps) steps; each cell contributes its median over \
             those steps (NaN excluded). A reference step that fails or is non-finite gives NaN and a \
             `\(LocalReference.failureEvent)` event.
+
+            A divergence is attributed to the precision only if the control of the same configuration and seed did not \
+            diverge: the MPFR reference when it runs all \(t.steps) steps (here it runs \(t.referenceSteps)), else the \
+            \(controlPrecision.map { "`\($0)`" } ?? "control precision (none in this study)") cell. A control that diverged \
+            too makes it a hyperparameter (learning-rate or damping) failure; without a control it is uncontrolled. The \
+            activity is the largest departure ‖P − τI‖_F/‖P‖_F (τ = tr P/n) of any preconditioner factor over the run, \
+            median over seeds: 0 is a scaled identity, i.e. SGD; "–" for a method without a preconditioner.
             """)
+        if case .string(PrecisionRobustness.rule)? = spec.verdictRule["rule"] {
+            let judgements = try PrecisionRobustness.judgements(spec, results)
+            sections.append("## Judgements (paired by seed against the baseline, 95% bootstrap intervals)\n\n" + (try PrecisionRobustness.table(judgements)))
+        }
 
         // Plots: loss, drift and local error vs step per precision (median over seeds with the interquartile band).
         var plots = [(name: String, svg: String)]()
@@ -56,7 +76,7 @@ enum TrainingFindings {
                     let g = groups["\(o)\u{1}\(p)"] ?? []
                     let runs = g.map { $0.series(metric) }
                     guard let steps = runs.max(by: { $0.count < $1.count })?.map({ Double($0.0) }), !steps.isEmpty else { continue }
-                    series.append(.medianWithInterquartileBand(name: o, x: steps, runs: runs.map { $0.map(\.1) }, colorIndex: i % SVGPlot.palette.count))
+                    series.append(.medianWithInterquartileBand(name: o, x: steps, runs: runs.map { $0.map(\.1) }, colorIndex: i))
                 }
                 guard !series.isEmpty else { continue }
                 plots.append(("\(metric)-\(slug).svg", SVGPlot(title: "\(title), \(p)", x: PlotAxis("step"),
@@ -69,18 +89,18 @@ enum TrainingFindings {
                 for (i, o) in labels.enumerated() {
                     let runs = (groups["\(o)\u{1}\(p)"] ?? []).map { $0.series(m, layer: 0) }
                     guard let steps = runs.max(by: { $0.count < $1.count })?.map({ Double($0.0) }), !steps.isEmpty else { continue }
-                    series.append(.medianWithInterquartileBand(name: o, x: steps, runs: runs.map { $0.map(\.1) }, colorIndex: i % SVGPlot.palette.count))
+                    series.append(.medianWithInterquartileBand(name: o, x: steps, runs: runs.map { $0.map(\.1) }, colorIndex: i))
                 }
                 guard !series.isEmpty else { continue }
                 plots.append(("\(m)-\(slug).svg", SVGPlot(title: "\(m) (layer 0), \(p)", x: PlotAxis("step"),
                                                            y: PlotAxis(m, scale: .log10), series: series).render()))
             }
         }
-        return StudyFindings(verdict: verdict(spec, results), sections: sections, plots: plots)
+        return StudyFindings(verdict: try verdict(spec, results), sections: sections, plots: plots)
     }
 
     /// The rule named in `[verdict]`. Each rule compares statistics over seeds; its evidence says which.
-    static func verdict(_ spec: StudySpec, _ results: [CellResult]) -> Verdict {
+    static func verdict(_ spec: StudySpec, _ results: [CellResult]) throws(StudyError) -> Verdict {
         func strings(_ key: String) -> [String] {
             guard case .array(let a)? = spec.verdictRule[key] else {
                 if case .string(let s)? = spec.verdictRule[key] { return [s] }
@@ -98,6 +118,8 @@ enum TrainingFindings {
             r.divergenceStep != nil || r.events.contains { ["cholesky-failure", "non-finite"].contains($0.kind) }
         }
         switch rule {
+        case PrecisionRobustness.rule:
+            return try PrecisionRobustness.verdict(spec, PrecisionRobustness.judgements(spec, results))
         case "unstable-vs-stable":
             // Each configuration (optimizer label) is judged against its *own* baseline seed spread: pooling
             // all configurations would let a badly tuned baseline hide a precision failure of another.
@@ -172,7 +194,7 @@ enum TrainingFindings {
 extension Verdict {
     /// The verdict of a training study's `[verdict]` rule over finished cells. Public so that the rules
     /// can be tested on constructed results, where the outcome is known by design.
-    public static func training(_ spec: StudySpec, _ results: [CellResult]) -> Verdict {
-        TrainingFindings.verdict(spec, results)
+    public static func training(_ spec: StudySpec, _ results: [CellResult]) throws(StudyError) -> Verdict {
+        try TrainingFindings.verdict(spec, results)
     }
 }

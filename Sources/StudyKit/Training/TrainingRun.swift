@@ -67,9 +67,17 @@ struct TrainingVisitor: PolicyVisitor {
             result.divergenceStep = t; result.divergenceReason = reason
         }
         func evaluate(_ t: Int) {
-            guard let (loss, accuracy) = try? net.evaluate(job.data.test) else { return }
-            record(t, "test_loss", -1, loss); record(t, "test_accuracy", -1, accuracy)
-            result.finalTestLoss = loss; result.finalTestAccuracy = accuracy
+            do {
+                let (loss, accuracy) = try net.evaluate(job.data.test)
+                record(t, "test_loss", -1, loss); record(t, "test_accuracy", -1, accuracy)
+                result.finalTestLoss = loss; result.finalTestAccuracy = accuracy
+            } catch {
+                // Recorded, not dropped: the step simply has no test values, and the report says why.
+                result.events.append(EventRecord(step: t, layer: -1, kind: "test-evaluation-failed", detail: "\(error)", value: .nan))
+            }
+        }
+        result.reference = job.reference.map {
+            ReferenceOutcome(bits: $0.bits, planned: spec.referenceSteps, completed: $0.weights.count, divergenceStep: $0.divergenceStep)
         }
         evaluate(0)
         for t in 1...spec.steps {
@@ -121,6 +129,13 @@ struct TrainingVisitor: PolicyVisitor {
             let recordMonitors = (t - 1) % spec.recordEvery == 0 || t == spec.steps
             if recordMonitors {
                 for m in report.monitors where job.keeps(m.name) { record(t, m.name, m.layer, m.value) }
+                // Preconditioner activity (always kept): per layer, and the largest over layers.
+                let departures = PreconditionerActivity.departures(optimizer.exportState())
+                if !departures.isEmpty {
+                    for l in departures.keys.sorted() { record(t, PreconditionerActivity.metric, l, departures[l]!) }
+                    let values = departures.values
+                    record(t, PreconditionerActivity.metric, -1, values.contains { $0.isNaN } ? .nan : values.max()!)
+                }
             }
             for e in report.events {
                 result.events.append(EventRecord(step: e.step, layer: e.layer, kind: e.kind.rawValue, detail: e.detail, value: e.value))
@@ -182,6 +197,8 @@ struct ReferenceVisitor: PolicyVisitor {
             let loss = b.loss.doubleValue
             out.losses.append(loss)
             guard loss.isFinite else { out.divergenceStep = t; break }
+            // The cells' own criterion, so that "the reference diverged too" compares like with like.
+            if t > 1, loss > spec.divergenceFactor * out.losses[0] { out.divergenceStep = t; break }
             let curvature = opt.needsCurvature
                 ? CurvatureAccess(network: data.network, accumulation: .perOperation, inputs: batch.inputs, targets: batch.targets) : nil
             let report = try opt.step(weights: &net.weights, layers: b.layers, step: t, loss: loss, curvature: curvature)
