@@ -243,7 +243,9 @@ public struct KFAC<Policy: PrecisionPolicy>: Optimizer {
             var dampA: I, dampG: I
             if h.variant == .factored {
                 let ta = a.trace / I(Double(a.rows)), tg = g.trace / I(Double(g.rows))
-                let pi: I = (ta * tg == 0 || !(ta * tg).isFinite) ? 1 : (ta / tg).squareRoot()
+                // Each trace tested on its own: the product τ(A)·τ(G) underflows (fp16: below 2⁻²⁵) or
+                // overflows (above 65504) in a narrow `I` and would force π = 1 for traces that are not 0.
+                let pi: I = (ta == 0 || tg == 0 || !ta.isFinite || !tg.isFinite) ? 1 : (ta / tg).squareRoot()
                 report.monitor("pi", layer: l, pi.doubleValue)
                 dampA = pi * factorGamma; dampG = factorGamma / pi
             } else {
@@ -266,9 +268,9 @@ public struct KFAC<Policy: PrecisionPolicy>: Optimizer {
                     }
                     return
                 default:
-                    for case .failure(let f) in [ra, rg] {
+                    for case let (factor, .failure(f)) in [("A", ra), ("G", rg)] {
                         report.events.append(OptimizerEvent(.choleskyFailure, step: t, layer: l,
-                                                            "\(f.pivotIndex == -1 ? "" : "pivot \(f.pivotIndex)") of \(ra.isFailure ? "A" : "G")",
+                                                            "\(f.pivotIndex == -1 ? "" : "pivot \(f.pivotIndex)") of \(factor)",
                                                             value: f.pivotValue))
                     }
                     if h.fallback == .increaseDamping && attempts < 3 {
