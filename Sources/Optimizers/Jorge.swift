@@ -118,7 +118,7 @@ public struct Jorge<Policy: PrecisionPolicy>: Optimizer {
             report.monitor("cos_direction_gradient", layer: l, UpdateDiagnostics.cosine(d, g))
             // 4. graft to SGD
             let gm: Matrix<M> = convert(g)
-            let ng = Statement.frobenius(gm, accumulation: acc), nd = Statement.frobenius(d, accumulation: acc)
+            let ng = Self.graftNorm(gm, accumulation: acc), nd = Self.graftNorm(d, accumulation: acc)
             report.monitor("graft_ratio", layer: l, ng.doubleValue / nd.doubleValue)
             if nd == 0 {
                 report.events.append(OptimizerEvent(.zeroNormDivision, step: t, layer: l, "grafting ‖D‖ = 0: D ← G", value: 0))
@@ -138,6 +138,20 @@ public struct Jorge<Policy: PrecisionPolicy>: Optimizer {
             UpdateDiagnostics.checkFinite(weights[l], "W", step: t, layer: l, into: &report)
         }
         return report
+    }
+
+    /// ‖X‖_F for the grafting of step 4. The plain sum of squares leaves the format's range once entries
+    /// pass √(largest finite) (or fall below √(smallest)) although ‖X‖_F itself is representable — as when
+    /// ρ(Y) > 1 lets L̂ grow (§7.5) — and then turned the grafted direction silently into 0 (‖D‖ = ∞) or
+    /// into G (‖D‖ = 0). Then the norm is evaluated as m·‖X/m‖_F with m = ‖X‖_max, as ‖X_L‖ is; the plain
+    /// value is kept whenever it is finite and non-zero, so results in the normal range are unchanged.
+    static func graftNorm(_ x: Matrix<M>, accumulation: AccumulationModel) -> M {
+        let plain = Statement.frobenius(x, accumulation: accumulation)
+        if plain.isFinite && plain > 0 { return plain }
+        var mx = M.zero
+        for v in x.elements where !(v.magnitude <= mx) { mx = v.magnitude }     // NaN wins
+        guard mx > 0 && mx.isFinite else { return plain }
+        return mx * Statement.frobenius(x.map { $0 / mx }, accumulation: accumulation)
     }
 
     /// Step 2a–e for one side. Returns the previous root when the update is skipped or non-finite.
