@@ -8,12 +8,14 @@ import Networks
 /// (AdamW) W ← W·(1 − η w)            (Adam) g ← ∇W + w·W
 /// m ← m + (1 − β1)(g − m)   [interpolation, PyTorch Python]  or  β1 m + (1 − β1) g  [multiply-add]
 /// v ← β2 v + (1 − β2) g⊙g
-/// c1 ← 1 − β1^t ; c2 ← 1 − β2^t      (Double, as PyTorch; or in Moments type)
+/// c1 ← 1 − β1^t ; c2 ← 1 − β2^t      (Double, as PyTorch; or in Moments type: see `biasCorrections`)
 /// W ← W − (η/c1) · m ⊘ (sqrt(v)/sqrt(c2) + ε)
 /// ```
 /// Precision: m, v in `Moments`, W and g in `Weights`. bf16 rounds β2 = 0.999 to 1.0: `(1 − β2)` is
 /// formed in Double and rounded separately (flagged in `constants`), and with bias correction in the
 /// Moments type `c2 = 1 − 1^t = 0` divides by zero — recorded as a non-finite event, not a crash.
+/// Elementwise statements (weight decay, m, v, denominator, direction) per-op or fused through
+/// `Statement` (fused: evaluated in the wider of Float and `Moments`/`Weights`, rounded once).
 /// Monitors: min v, count of denominators equal to ε (pure-ε division), ‖m‖_F, stagnation of W.
 public struct Adam<Policy: PrecisionPolicy>: Optimizer {
     public typealias W = Policy.Weights
@@ -60,6 +62,23 @@ public struct Adam<Policy: PrecisionPolicy>: Optimizer {
         constants = c
     }
 
+    /// The bias corrections `c1 = 1 − β1^t`, `c2 = 1 − β2^t` of step `t` (§3.2 step 4, §3.4).
+    ///
+    /// `.double` (PyTorch): from the unrounded β in Double. `.moments` (scalars held in the Moments
+    /// type, §1.3 item 4, §3.4 "computed in T"): from the rounded `β_M`; the power `β_M^t` is one
+    /// operation of `M` (`M.pow`, like a framework's `pow` kernel on an `M` scalar), so it is rounded
+    /// into `M` once — not `t − 1` times, as repeated multiplication in `M` would — and `1 − β_M^t` is
+    /// rounded in `M` again. (`M.pow` of bf16 and fp16 computes the power in Float and rounds it to `M`;
+    /// of MPFR, correctly rounded.)
+    public func biasCorrections(step t: Int) -> (c1: Double, c2: Double) {
+        switch hyperparameters.biasCorrection {
+        case .double:
+            return (1 - Double.pow(hyperparameters.beta1, t), 1 - Double.pow(hyperparameters.beta2, t))
+        case .moments:
+            return ((1 - M.pow(b1, t)).doubleValue, (1 - M.pow(b2, t)).doubleValue)
+        }
+    }
+
     public mutating func step(weights: inout [Matrix<W>], layers: [LayerStatistics<W>], step t: Int) throws(ShapeError) -> StepReport {
         try checkShapes(weights, layers)
         var report = StepReport()
@@ -69,14 +88,7 @@ public struct Adam<Policy: PrecisionPolicy>: Optimizer {
         }
         let fused = settings.elementwise == .fused
         let h = hyperparameters
-        // Bias corrections: PyTorch forms them in double; the alternative rounds every factor in M.
-        let c1: Double, c2: Double
-        switch h.biasCorrection {
-        case .double:
-            c1 = 1 - Double.pow(h.beta1, t); c2 = 1 - Double.pow(h.beta2, t)
-        case .moments:
-            c1 = (1 - M.pow(b1, t)).doubleValue; c2 = (1 - M.pow(b2, t)).doubleValue
-        }
+        let (c1, c2) = biasCorrections(step: t)
         if c2 == 0 || c1 == 0 {
             report.events.append(OptimizerEvent(.zeroNormDivision, step: t, layer: -1, "bias correction 1 - beta^t = 0 in \(M.formatName)", value: 0))
         }
@@ -85,25 +97,19 @@ public struct Adam<Policy: PrecisionPolicy>: Optimizer {
         for l in weights.indices {
             if h.decoupled && h.weightDecay != 0 { weights[l] = weights[l].map { $0 * etaDecay } }
             let g: Matrix<M> = convert(h.decoupled || h.weightDecay == 0 ? layers[l].gradient
-                                       : try layers[l].gradient.zipped(weights[l], "weight decay") { $0 + decay * $1 })
+                                       : try layers[l].gradient.zipped(weights[l], "weight decay") { Statement.xpby(fused, $0, decay, $1) })
             m[l] = try m[l].zipped(g, "m") { mi, gi in
-                switch (fused, h.firstMoment) {
-                case (true, .interpolation): M(Double(Float(mi.doubleValue) + Float(omb1.doubleValue) * (Float(gi.doubleValue) - Float(mi.doubleValue))))
-                case (true, .multiplyAdd): M(Double(Float(b1.doubleValue) * Float(mi.doubleValue) + Float(omb1.doubleValue) * Float(gi.doubleValue)))
-                case (false, .interpolation): mi + omb1 * (gi - mi)
-                case (false, .multiplyAdd): b1 * mi + omb1 * gi
+                switch h.firstMoment {
+                case .interpolation: Statement.lerp(fused, mi, omb1, gi)
+                case .multiplyAdd: Statement.axpby(fused, b1, mi, omb1, gi)
                 }
             }
-            v[l] = try v[l].zipped(g, "v") { vi, gi in
-                fused ? M(Double(Float(b2.doubleValue) * Float(vi.doubleValue) + Float(omb2.doubleValue) * Float(gi.doubleValue) * Float(gi.doubleValue)))
-                      : b2 * vi + omb2 * (gi * gi)
-            }
+            v[l] = try v[l].zipped(g, "v") { vi, gi in Statement.axpbySquare(fused, b2, vi, omb2, gi) }
             var pureEpsilon = 0
             let direction: Matrix<M> = try m[l].zipped(v[l], "direction") { mi, vi in
-                let denom = fused ? M(Double(Float(vi.doubleValue).squareRoot() / Float(sqrtC2.doubleValue) + Float(eps.doubleValue)))
-                                  : vi.squareRoot() / sqrtC2 + eps
+                let denom = Statement.rootOverPlus(fused, vi, sqrtC2, eps)
                 if denom == eps { pureEpsilon += 1 }
-                return fused ? M(Double(Float(stepSize.doubleValue) * Float(mi.doubleValue) / Float(denom.doubleValue))) : stepSize * mi / denom
+                return Statement.productOver(fused, stepSize, mi, denom)
             }
             let before = weights[l]
             let dW: Matrix<W> = convert(direction)

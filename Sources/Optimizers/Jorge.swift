@@ -194,10 +194,7 @@ public struct Jorge<Policy: PrecisionPolicy>: Optimizer {
         var p = Matrix<I>(rows: n, columns: n)
         for i in 0..<n { for j in 0..<n {
             let delta: I = i == j ? 1 : 0
-            let a = Statement.axpby(fused, 1, delta, -quarter, y[i, j])
-            p[i, j] = Statement.inFloat(fused, I.self) ? I(Double(Float(delta.doubleValue) - Float(quarter.doubleValue) * Float(y[i, j].doubleValue)
-                                        + Float(fiveThirtySeconds.doubleValue) * Float(yy[i, j].doubleValue)))
-                            : a + fiveThirtySeconds * yy[i, j]
+            p[i, j] = Statement.axpbypcz(fused, 1, delta, -quarter, y[i, j], fiveThirtySeconds, yy[i, j])
         } }
         var updated = try Matrix.product(root, .none, p, .none, accumulation: acc)
         switch h.scaleMode {

@@ -12,7 +12,9 @@ import Networks
 /// Precision policy: statistics A, G and their EMA in `Factors`; inverses, eigendecompositions and the
 /// preconditioned direction in `Inverses`; momentum in `Moments`; weights in `Weights`. Reductions follow
 /// `settings.accumulation`. The EMA weight ε_k = min(1 − 1/k, ε_max) and 1 − ε_k are formed in Double
-/// and rounded separately each update.
+/// and rounded separately each update. Elementwise statements follow `settings.elementwise` through
+/// `Statement`: the factor EMAs (step 1), KFAC-E's eigenbasis division (step 3), and the weight decay,
+/// momentum and update of the SGD finish (step 5, `SGD`); reductions and their scaling by 1/N do not.
 /// Monitors (§4.6): κ(A + πγI), κ(G + γ/π I), λ_min(A), λ_min(G) before damping, symErr(A), symErr(G),
 /// invRes of both inverses, π, KL factor ν, ‖Δ‖/‖∇W‖, cos∠(Δ, ∇W). Events: Cholesky failures with pivot,
 /// clamped eigenvalues, fallbacks, non-finite values.
@@ -141,14 +143,14 @@ public struct KFAC<Policy: PrecisionPolicy>: Optimizer {
             statisticUpdates += 1
             let k = Double(statisticUpdates)
             let eps = min(1 - 1 / k, h.emaMax)
-            let epsF = F(eps), oneMinusF = F(1 - eps)
+            let epsF = F(eps), oneMinusF = F(1 - eps), fused = settings.elementwise == .fused
             for l in weights.indices {
                 let abar: Matrix<F> = convert(layers[l].inputs), ghat: Matrix<F> = convert(layers[l].outputGradients)
                 let n = F(Double(abar.columns))
                 let ab = try Matrix.product(abar, .none, abar, .transposed, accumulation: acc).map { $0 / n }.symmetrized()
                 let gb = try Matrix.product(ghat, .none, ghat, .transposed, accumulation: acc).map { $0 / n }.symmetrized()
-                factorsA[l] = try factorsA[l].zipped(ab, "ema A") { epsF * $0 + oneMinusF * $1 }
-                factorsG[l] = try factorsG[l].zipped(gb, "ema G") { epsF * $0 + oneMinusF * $1 }
+                factorsA[l] = try factorsA[l].zipped(ab, "ema A") { Statement.axpby(fused, epsF, $0, oneMinusF, $1) }
+                factorsG[l] = try factorsG[l].zipped(gb, "ema G") { Statement.axpby(fused, epsF, $0, oneMinusF, $1) }
                 UpdateDiagnostics.checkFinite(factorsA[l], "A", step: t, layer: l, into: &report)
                 UpdateDiagnostics.checkFinite(factorsG[l], "G", step: t, layer: l, into: &report)
             }
@@ -202,7 +204,10 @@ public struct KFAC<Policy: PrecisionPolicy>: Optimizer {
         if hyperparameters.variant == .eigen, let ea = eigenA[l], let eg = eigenG[l] {
             let damping = productDamping
             var v = try Matrix.product(eg.vectors, .transposed, try Matrix.product(gi, .none, ea.vectors, .none, accumulation: acc), .none, accumulation: acc)
-            for i in 0..<v.rows { for j in 0..<v.columns { v[i, j] = v[i, j] / (eg.values[i] * ea.values[j] + damping) } }
+            let fused = settings.elementwise == .fused
+            for i in 0..<v.rows { for j in 0..<v.columns {
+                v[i, j] = Statement.quotientOfAffine(fused, v[i, j], eg.values[i], ea.values[j], damping)
+            } }
             delta = try Matrix.product(eg.vectors, .none, try Matrix.product(v, .none, ea.vectors, .transposed, accumulation: acc), .none, accumulation: acc)
         } else {
             delta = try Matrix.product(inverseG[l], .none, try Matrix.product(gi, .none, inverseA[l], .none, accumulation: acc), .none, accumulation: acc)

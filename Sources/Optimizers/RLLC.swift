@@ -23,7 +23,8 @@ import Networks
 /// and the update in `Weights`. Reductions over all `n` parameters follow `settings.accumulation`;
 /// the `k×k` solve uses the library Cholesky, and a breakdown is recorded (`cholesky-failure`) and the
 /// law kept unchanged for that step. Elementwise statements (one new unit; one weight update) are
-/// per-op or, with `.fused`, evaluated in Float and rounded once.
+/// per-op or fused through `Statement` (fused: evaluated in the wider of Float and the storage type,
+/// rounded once).
 ///
 /// Monitors (§9.7, layer −1): `kappa_MtM` (Double, on the stored units), `unit_norm_i`, `law_i`,
 /// `law_norm`, `x_norm`, `effective_step_ratio = c1‖ML‖/‖g‖`, `cos_step_gradient = cos∠(−ML, −g)`.
@@ -115,12 +116,8 @@ public struct RLLC<Policy: PrecisionPolicy>: Optimizer {
             weights[l].withUnsafeMutableElements { wb in
                 for e in 0..<count {
                     let d = direction[offset + e]
-                    if fused {
-                        wb[e] = W(Double(Float(wb[e].doubleValue) - Float(c1.doubleValue) * Float(d.doubleValue)))
-                    } else {
-                        let dw: W = W.self == M.self ? d as! W : W(d.doubleValue)
-                        wb[e] = wb[e] - c1 * dw
-                    }
+                    let dw: W = W.self == M.self ? d as! W : W(d.doubleValue)
+                    wb[e] = Statement.xmby(fused, wb[e], c1, dw)
                 }
             }
             UpdateDiagnostics.checkFinite(weights[l], "W", step: t, layer: l, into: &report)
@@ -183,23 +180,9 @@ public struct RLLC<Policy: PrecisionPolicy>: Optimizer {
         var next = units
         for e in 0..<n {
             for j in 0..<k {
-                if fused {
-                    var s: Float = 0
-                    for i in 0..<k where propagator[i][j] != .zero { s += Float(propagator[i][j].doubleValue) * Float(units[i][e].doubleValue) }
-                    if input[j] != .zero { s += Float(input[j].doubleValue) * Float(g[e].doubleValue) }
-                    next[j][e] = M(Double(s))
-                } else {
-                    var s: M? = nil
-                    for i in 0..<k where propagator[i][j] != .zero {
-                        let term = propagator[i][j] * units[i][e]
-                        s = s.map { $0 + term } ?? term
-                    }
-                    if input[j] != .zero {
-                        let term = input[j] * g[e]
-                        s = s.map { $0 + term } ?? term
-                    }
-                    next[j][e] = s ?? .zero
-                }
+                // terms i = 0…k−1 (Pr_ij m_i), then term k (b_j g)
+                next[j][e] = Statement.sumOfProducts(fused, k + 1, { $0 < k ? propagator[$0][j] : input[j] },
+                                                     { $0 < k ? units[$0][e] : g[e] })
             }
         }
         units = next

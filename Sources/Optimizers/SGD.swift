@@ -10,7 +10,8 @@ import Networks
 /// W ← W − η d
 /// ```
 /// Precision: `d` and `W` in `Weights`; the buffer `b` in `Moments`; constants rounded once
-/// (§1.3). Elementwise statements per-op or fused (evaluated in Float, rounded once).
+/// (§1.3). Elementwise statements (weight decay, buffer, Nesterov direction, update) per-op or fused,
+/// through `Statement` (fused: evaluated in the wider of Float and the storage type, rounded once).
 /// Monitors: ‖b‖_F, stagnation of W (fraction of entries with a non-zero step left unchanged).
 public struct SGD<Policy: PrecisionPolicy>: Optimizer {
     public typealias W = Policy.Weights
@@ -52,29 +53,23 @@ public struct SGD<Policy: PrecisionPolicy>: Optimizer {
         for l in weights.indices {
             let g = layers[l].gradient
             var d = hyperparameters.weightDecay == 0 ? g : try g.zipped(weights[l], "weight decay") { gi, wi in
-                fused ? W(Double(Float(gi.doubleValue) + Float(decay.doubleValue) * Float(wi.doubleValue))) : gi + decay * wi
+                Statement.xpby(fused, gi, decay, wi)
             }
             if hyperparameters.momentum != 0 {
                 let dm: Matrix<M> = convert(d)
                 if t == 1 { buffers[l] = dm } else {
-                    buffers[l] = try buffers[l].zipped(dm, "momentum") { b, di in
-                        fused ? M(Double(Float(mu.doubleValue) * Float(b.doubleValue) + Float(oneMinusDampening.doubleValue) * Float(di.doubleValue)))
-                              : mu * b + oneMinusDampening * di
-                    }
+                    buffers[l] = try buffers[l].zipped(dm, "momentum") { b, di in Statement.axpby(fused, mu, b, oneMinusDampening, di) }
                 }
                 if hyperparameters.nesterov {
-                    d = try d.zipped(convert(buffers[l]), "nesterov") { di, b in
-                        fused ? W(Double(Float(di.doubleValue) + Float(mu.doubleValue) * Float(b.doubleValue))) : di + W(mu.doubleValue) * b
-                    }
+                    let muW = W(mu.doubleValue)
+                    d = try d.zipped(convert(buffers[l]), "nesterov") { di, b in Statement.xpby(fused, di, muW, b) }
                 } else {
                     d = convert(buffers[l])
                 }
                 report.monitor("buffer_norm", layer: l, buffers[l].frobeniusNorm)
             }
             let before = weights[l]
-            weights[l] = try weights[l].zipped(d, "update") { w, di in
-                fused ? W(Double(Float(w.doubleValue) - Float(eta.doubleValue) * Float(di.doubleValue))) : w - eta * di
-            }
+            weights[l] = try weights[l].zipped(d, "update") { w, di in Statement.xmby(fused, w, eta, di) }
             report.monitor("stagnation_W", layer: l, UpdateDiagnostics.stagnation(before: before, after: weights[l], intended: d))
             UpdateDiagnostics.checkFinite(weights[l], "W", step: t, layer: l, into: &report)
         }

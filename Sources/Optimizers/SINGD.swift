@@ -11,7 +11,10 @@ import Networks
 /// `M_K = ½(H_K + λP_K − I)` (α1 forced to 0).
 ///
 /// Precision policy: K, C, m_K, m_C and the preconditioned direction in `Factors`; momentum b in
-/// `Moments`; weights in `Weights`; reductions under `settings.accumulation`.
+/// `Moments`; weights in `Weights`; reductions under `settings.accumulation`. Every elementwise
+/// statement of §5.4 — `M_K = s(τ(H_C)H_K + λτ(P_C)P_K − I)` (step 4), `m_K ← α1 m_K + M_K` (5),
+/// `K ← K − β1K·(K m_K)` after the product (7), weight decay (9), momentum (10) and update (11) —
+/// follows `settings.elementwise` through `Statement`; the products and the traces do not.
 /// Monitors (§5.8): whiteness residuals, ‖M_K‖_F, ‖m_K‖_F, ‖m_K‖_max, β1·ρ(sym m_K), κ(K), trace
 /// factors τ(H), τ(P), stagnation fraction of K and C, ‖U‖/‖∇W‖, cos∠(U, ∇W).
 /// Events: `invertibility` when β1·ρ(m) ≥ 1 (I − β1 m may be singular), non-finite values.
@@ -65,7 +68,7 @@ public struct SINGD<Policy: PrecisionPolicy>: Optimizer {
     public mutating func step(weights: inout [Matrix<W>], layers: [LayerStatistics<W>], step t: Int) throws(ShapeError) -> StepReport {
         try checkShapes(weights, layers)
         var report = StepReport()
-        let acc = settings.accumulation, h = hyperparameters
+        let acc = settings.accumulation, h = hyperparameters, fused = settings.elementwise == .fused
         if k.isEmpty {
             k = weights.map { .identity($0.columns) }; c = weights.map { .identity($0.rows) }
             mK = k.map { Matrix(rows: $0.rows, columns: $0.columns) }; mC = c.map { Matrix(rows: $0.rows, columns: $0.columns) }
@@ -84,26 +87,36 @@ public struct SINGD<Policy: PrecisionPolicy>: Optimizer {
                 let pK = sk.project(try Matrix.product(k[l], .transposed, k[l], .none, accumulation: acc))
                 let pC = sc.project(try Matrix.product(c[l], .transposed, c[l], .none, accumulation: acc))
                 let newMK: Matrix<F>, newMC: Matrix<F>
+                // M = s·(a·H + b·P − I), one statement per entry
+                func update(_ s: F, _ a: F, _ hm: Matrix<F>, _ b: F, _ pm: Matrix<F>) -> Matrix<F> {
+                    Matrix(rows: hm.rows, columns: hm.columns) { i, j in
+                        Statement.scaledCombinationMinus(fused, s, a, hm[i, j], b, pm[i, j], i == j ? 1 : 0)
+                    }
+                }
                 if h.kfacLike {
-                    newMK = try hK.adding(pK.scaled(by: lambda)).addingToDiagonal(-1).scaled(by: F(0.5))
-                    newMC = try hC.adding(pC.scaled(by: lambda)).addingToDiagonal(-1).scaled(by: F(0.5))
+                    newMK = update(F(0.5), 1, hK, lambda, pK)
+                    newMC = update(F(0.5), 1, hC, lambda, pC)
                 } else {
                     let (tHK, tHC, tPK, tPC) = (tau(hK), tau(hC), tau(pK), tau(pC))
-                    newMK = try hK.scaled(by: tHC).adding(pK.scaled(by: lambda * tPC)).addingToDiagonal(-1).scaled(by: scale)
-                    newMC = try hC.scaled(by: tHK).adding(pC.scaled(by: lambda * tPK)).addingToDiagonal(-1).scaled(by: scale)
+                    newMK = update(scale, tHC, hK, lambda * tPC, pK)
+                    newMC = update(scale, tHK, hC, lambda * tPK, pC)
                     report.monitor("tau_H_K", layer: l, tHK.doubleValue); report.monitor("tau_H_C", layer: l, tHC.doubleValue)
                 }
                 if alpha1 != 0 {
-                    mK[l] = try mK[l].scaled(by: alpha1).adding(newMK); mC[l] = try mC[l].scaled(by: alpha1).adding(newMC)
+                    mK[l] = try mK[l].zipped(newMK, "momentum m_K") { Statement.axpy(fused, alpha1, $0, $1) }
+                    mC[l] = try mC[l].zipped(newMC, "momentum m_C") { Statement.axpy(fused, alpha1, $0, $1) }
                 } else { mK[l] = newMK; mC[l] = newMC }
                 var b1K = beta1, b1C = beta1
                 if h.normalizeFactorLearningRate {
                     b1K = beta1 / F(max(1, sk.maxNorm(mK[l]))); b1C = beta1 / F(max(1, sc.maxNorm(mC[l])))
                 }
                 let oldK = k[l], oldC = c[l]
-                let stepK = try Matrix.product(k[l], .none, mK[l], .none, accumulation: acc).scaled(by: b1K)
-                let stepC = try Matrix.product(c[l], .none, mC[l], .none, accumulation: acc).scaled(by: b1C)
-                k[l] = sk.extract(try k[l].subtracting(stepK)); c[l] = sc.extract(try c[l].subtracting(stepC))
+                // K ← K − β1K·(K m_K), one statement per entry after the product
+                let productK = try Matrix.product(k[l], .none, mK[l], .none, accumulation: acc)
+                let productC = try Matrix.product(c[l], .none, mC[l], .none, accumulation: acc)
+                let stepK = productK.scaled(by: b1K), stepC = productC.scaled(by: b1C)
+                k[l] = sk.extract(try k[l].zipped(productK, "factor K") { Statement.xmby(fused, $0, b1K, $1) })
+                c[l] = sc.extract(try c[l].zipped(productC, "factor C") { Statement.xmby(fused, $0, b1C, $1) })
                 report.monitor("stagnation_K", layer: l, UpdateDiagnostics.stagnation(before: oldK, after: k[l], intended: stepK))
                 report.monitor("stagnation_C", layer: l, UpdateDiagnostics.stagnation(before: oldC, after: c[l], intended: stepC))
                 report.monitor("norm_M_K", layer: l, newMK.frobeniusNorm); report.monitor("norm_m_K", layer: l, mK[l].frobeniusNorm)
@@ -133,14 +146,14 @@ public struct SINGD<Policy: PrecisionPolicy>: Optimizer {
             let u2 = try Matrix.product(u1, .none, k[l], .transposed, accumulation: acc)
             let u3 = try Matrix.product(c[l], .transposed, u2, .none, accumulation: acc)
             var u: Matrix<W> = convert(try Matrix.product(c[l], .none, u3, .none, accumulation: acc))
-            if h.weightDecay != 0 { u = try u.zipped(weights[l], "weight decay") { $0 + gamma * $1 } }
+            if h.weightDecay != 0 { u = try u.zipped(weights[l], "weight decay") { Statement.xpby(fused, $0, gamma, $1) } }
             let gNorm = layers[l].gradient.frobeniusNorm
             report.monitor("update_ratio", layer: l, gNorm > 0 ? u.frobeniusNorm / gNorm : .nan)
             report.monitor("cos_update_gradient", layer: l, UpdateDiagnostics.cosine(u, layers[l].gradient))
             let um: Matrix<M> = convert(u)
-            buffer[l] = try buffer[l].zipped(um, "momentum") { alpha2 * $0 + $1 }
+            buffer[l] = try buffer[l].zipped(um, "momentum") { Statement.axpy(fused, alpha2, $0, $1) }
             let bw: Matrix<W> = convert(buffer[l])
-            weights[l] = try weights[l].zipped(bw, "update") { $0 - beta2 * $1 }
+            weights[l] = try weights[l].zipped(bw, "update") { Statement.xmby(fused, $0, beta2, $1) }
             UpdateDiagnostics.checkFinite(weights[l], "W", step: t, layer: l, into: &report)
         }
         return report

@@ -16,41 +16,136 @@ import Networks
         return (net, x, targets)
     }
 
-    /// Central differences in Double with h = 2⁻¹⁷ (≈ u^{1/3}): the error of (f(w+h) − f(w−h))/2h is
-    /// at most h²/6·|f'''| (truncation) + u·|f|/h (rounding of f, evaluated with error ≤ ~u|f| each).
-    /// For these smooth, O(1)-scaled networks |f'''| ≤ 10 (a generous bound on the third derivative of
-    /// a composition of tanh/sigmoid/softmax with weights |w| < 1), so the bound is
-    /// 10·h²/6 + 10·u·max(|f|, 1)/h with the factor 10 covering the rounding error of a forward pass
-    /// over ≤ 5 samples (γ_k with k ≈ 10 terms).
+    /// Suprema over ℝ of |φ'|, |φ''|, |φ'''| for each activation, from closed forms:
+    /// * identity: 1, 0, 0.
+    /// * tanh, with T = tanh x ∈ (−1, 1): φ' = 1 − T², φ'' = −2T(1 − T²), φ''' = −2 + 8T² − 6T⁴.
+    ///   |φ''| is largest at T² = 1/3: 4/(3√3); φ''' ranges over [−2, 2/3] (extremes at T = 0 and
+    ///   T² = 2/3), so |φ'''| ≤ 2.
+    /// * sigmoid σ(x) = (1 + tanh(x/2))/2, so σ⁽ᵏ⁾(x) = 2^(−k−1)·tanh⁽ᵏ⁾(x/2): 1/4, 1/(6√3), 1/8.
+    /// * gelu x·Φ(x) (ϕ the standard normal density): φ' = Φ + xϕ, φ'' = ϕ(x)(2 − x²),
+    ///   φ''' = ϕ(x)(x³ − 4x). φ' rises on (−√2, √2) and tends to 1 (x → ∞) and 0 (x → −∞), so
+    ///   sup|φ'| = Φ(√2) + √2ϕ(√2). |φ''| has its critical points at x = 0 and x² = 4: 2ϕ(0) > 2ϕ(2).
+    ///   |φ'''| has its critical points where x⁴ − 7x² + 4 = 0, x² = (7 ± √33)/2: the larger value.
+    static func derivativeBounds(_ a: Activation) -> (Double, Double, Double) {
+        let phi = { (x: Double) in Double.exp(-x * x / 2) / (2 * Double.pi).squareRoot() }
+        switch a {
+        case .identity: return (1, 0, 0)
+        case .tanh: return (1, 4 / (3 * 3.0.squareRoot()), 2)
+        case .sigmoid: return (0.25, 1 / (6 * 3.0.squareRoot()), 0.125)
+        case .gelu:
+            let r2 = 2.0.squareRoot()
+            let d1 = (1 + Double.erf(1)) / 2 + r2 * phi(r2)        // Φ(√2) = (1 + erf(1))/2
+            let d3 = [(7 - 33.0.squareRoot()) / 2, (7 + 33.0.squareRoot()) / 2].map { x2 -> Double in
+                let x = x2.squareRoot()
+                return phi(x) * abs(x * x * x - 4 * x)
+            }.max()!
+            return (d1, 2 * phi(0), d3)
+        case .relu: return (.nan, .nan, .nan)      // not smooth: no finite-difference bound
+        }
+    }
+
+    /// A bound on |f'''| on [w − h, w + h] for the mean loss f as a function of one weight of the
+    /// two-layer network (widths d_0, d_1, d_2; W_1 is d_1×(d_0+1), W_2 is d_2×(d_1+1)). Per sample n
+    /// (f is the mean of the g_n, so |f'''| ≤ mean |g_n'''|):
+    /// * W_2[k, j]: g_n(t) = ℓ(z_n + t·a_jn e_k), a_jn the hidden activation (1 for the bias column).
+    ///   MSE (ℓ = ½‖z − y‖², quadratic): g''' = 0. Cross-entropy (ℓ = lse(z) − z_y): g''' = a³·p_k(1 − p_k)(1 − 2p_k),
+    ///   and |p(1 − p)(1 − 2p)| ≤ 1/(6√3) on [0, 1] (extremes at p = (3 ± √3)/6).
+    /// * W_1[i, j]: with ā = ā_jn, s = s_in and c = W_2[:, i], z(t) = z_n + c·(ψ(t) − ψ(0)),
+    ///   ψ(t) = φ(s + āt), ψ⁽ᵏ⁾ = āᵏφ⁽ᵏ⁾. Faà di Bruno: g''' = D³ℓ[cψ']³ + 3D²ℓ[cψ', cψ''] + Dℓ[cψ'''].
+    ///   MSE: D³ℓ = 0, D²ℓ = I, Dℓ = (z(t) − y)ᵀ, and |(z(t) − y)·c| ≤ |(z_n − y_n)·c| + ‖c‖²|ā|hφ₁:
+    ///   |g'''| ≤ |ā|³(3‖c‖²φ₁φ₂ + (|(z_n − y_n)·c| + ‖c‖²|ā|hφ₁)φ₃).
+    ///   Cross-entropy, for all z: |Dℓ[v]| = |(p − e_y)·v| ≤ 2‖v‖_∞; D²ℓ[u, v] = Cov_p(u, v) ≤ ‖u‖_∞‖v‖_∞;
+    ///   D³ℓ[u, u, u] = E_p[(u − E_p u)³] ≤ 2‖u‖_∞·Var_p(u) ≤ 2‖u‖³_∞:
+    ///   |g'''| ≤ |ā|³(2‖c‖³_∞φ₁³ + 3‖c‖²_∞φ₁φ₂ + 2‖c‖_∞φ₃).
+    /// φ₁, φ₂, φ₃ from `derivativeBounds`.
+    static func thirdDerivativeBound(net: MLP<Double>, x: Matrix<Double>, targets: Targets<Double>,
+                                     layer l: Int, row: Int, column: Int, h: Double) throws -> Double {
+        let (phi1, phi2, phi3) = derivativeBounds(net.spec.activation)
+        let r = try net.backward(x, targets: targets)
+        var events = [NumericEvent]()
+        let z = try net.forward(x, events: &events).outputs
+        let n = x.columns, dOut = z.rows
+        let cross = net.spec.loss == .crossEntropy
+        var total = 0.0
+        for s in 0..<n {
+            if l == 1 {
+                let a = abs(r.layers[1].inputs[column, s])
+                total += cross ? a * a * a / (6 * 3.0.squareRoot()) : 0
+            } else {
+                let a = abs(r.layers[0].inputs[column, s])
+                let c = (0..<dOut).map { net.weights[1][$0, row] }
+                if cross {
+                    let cm = c.map(abs).max()!
+                    total += a * a * a * (2 * cm * cm * cm * phi1 * phi1 * phi1 + 3 * cm * cm * phi1 * phi2 + 2 * cm * phi3)
+                } else {
+                    guard case .values(let y) = targets else { preconditionFailure("MSE with value targets") }
+                    let c2 = c.reduce(0) { $0 + $1 * $1 }
+                    let rc = abs((0..<dOut).reduce(0.0) { $0 + (z[$1, s] - y[$1, s]) * c[$1] })
+                    total += a * a * a * (3 * c2 * phi1 * phi2 + (rc + c2 * a * h * phi1) * phi3)
+                }
+            }
+        }
+        return total / Double(n)
+    }
+
+    /// Central differences in Double with h = 2⁻¹⁷ (≈ u^{1/3}). The error of (f(w+h) − f(w−h))/2h
+    /// against f'(w) is at most h²/6·sup|f'''| (Taylor with the Lagrange remainder; the bound B of
+    /// `thirdDerivativeBound`, derived from the activation's and the loss's derivatives and the
+    /// network's actual weights and activations) plus the rounding of f: each loss is a forward pass
+    /// of ≲ 10 dependent roundings per entry from O(1) data, error ≤ 10·u·max(|f|, 1), which the
+    /// difference quotient divides by h. w ± h must be exact (checked by TwoSum), so the step is 2h.
     @Test(arguments: [(LossFunction.crossEntropy, Activation.tanh), (.meanSquaredError, .sigmoid),
-                      (.crossEntropy, .gelu), (.meanSquaredError, .identity)])
+                      (.crossEntropy, .gelu), (.meanSquaredError, .identity), (.meanSquaredError, .tanh)])
     func backpropMatchesCentralDifferences(loss: LossFunction, activation: Activation) throws {
         let (net, x, targets) = try Self.tinyProblem(loss: loss, activation: activation)
         let result = try net.backward(x, targets: targets)
         let h = 0x1p-17
+        /// Whether a + b is exact (TwoSum's error term is zero).
+        func exactSum(_ a: Double, _ b: Double) -> Bool {
+            let s = a + b, bb = s - a
+            return (a - (s - bb)) + (b - bb) == 0
+        }
         for l in 0..<net.weights.count {
             for idx in 0..<net.weights[l].count {
+                let w = net.weights[l].elements[idx]
+                try #require(exactSum(w, h) && exactSum(w, -h), "w ± h inexact at layer \(l) entry \(idx)")
                 var plus = net, minus = net
                 plus.weights[l].withUnsafeMutableElements { $0[idx] += h }
                 minus.weights[l].withUnsafeMutableElements { $0[idx] -= h }
                 let fp = try plus.backward(x, targets: targets).loss
                 let fm = try minus.backward(x, targets: targets).loss
                 let numeric = (fp - fm) / (2 * h)
-                let bound = 10 * h * h / 6 + 10 * Double.unitRoundoff * max(abs(result.loss), 1) / h
+                let columns = net.weights[l].columns
+                let b3 = try Self.thirdDerivativeBound(net: net, x: x, targets: targets, layer: l,
+                                                       row: idx / columns, column: idx % columns, h: h)
+                let bound = b3 * h * h / 6 + 10 * Double.unitRoundoff * max(abs(result.loss), 1) / h
                 #expect(abs(result.layers[l].gradient.elements[idx] - numeric) <= bound,
-                        "layer \(l) entry \(idx): backprop \(result.layers[l].gradient.elements[idx]) vs \(numeric)")
+                        "layer \(l) entry \(idx): backprop \(result.layers[l].gradient.elements[idx]) vs \(numeric), bound \(bound)")
             }
         }
     }
 
-    /// ∇W = (1/N) Ĝ Āᵀ and Ā carries the ones row (§1.1).
+    /// ∇W = (1/N) Ĝ Āᵀ and Ā carries the ones row (§1.1). The reference is a plain loop over the
+    /// samples in MPFR-256 (no library product); the Double statistic may differ from it by the
+    /// rounding of an N-term dot product and one division: ≤ γ_{N+1}·(1/N)Σ_n |ĝ_in||ā_jn|.
     @Test func statisticsFollowConventions() throws {
         let (net, x, targets) = try Self.tinyProblem(loss: .crossEntropy, activation: .tanh)
         let r = try net.backward(x, targets: targets)
         for s in r.layers {
             #expect((0..<s.inputs.columns).allSatisfy { s.inputs[s.inputs.rows - 1, $0] == 1 })
-            let g = try Matrix.product(s.outputGradients, .none, s.inputs, .transposed, accumulation: .perOperation).map { $0 / 5 }
-            #expect(g == s.gradient)
+            let n = s.inputs.columns
+            for i in 0..<s.gradient.rows {
+                for j in 0..<s.gradient.columns {
+                    var exact = BigFloat256(0), magnitude = 0.0
+                    for k in 0..<n {
+                        exact += BigFloat256(s.outputGradients[i, k]) * BigFloat256(s.inputs[j, k])
+                        magnitude += abs(s.outputGradients[i, k] * s.inputs[j, k])
+                    }
+                    exact /= BigFloat256(Double(n))
+                    let bound = Double.gammaBound(n + 1) * magnitude / Double(n)
+                    #expect(abs(s.gradient[i, j] - exact.doubleValue) <= bound, "∇W[\(i), \(j)]: \(s.gradient[i, j]) vs \(exact.doubleValue)")
+                }
+            }
         }
         // for softmax cross-entropy every column of Ĝ_L sums to zero (p − onehot)
         let top = r.layers.last!.outputGradients

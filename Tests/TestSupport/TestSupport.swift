@@ -1,9 +1,10 @@
 // Shared test support: independent oracles for the formats of `Scalars`.
 //
 // `MPFRFormatOracle` reproduces a binary format with MPFR: precision p, exponent range set with
-// mpfr_set_emin/emax around each call, mpfr_check_range, mpfr_subnormalize. Overflow rules that MPFR
-// does not model (saturation, NaN on overflow, e4m3fn's reduced maximum) are applied afterwards from
-// the format's specification; round-to-odd and stochastic rounding are derived from MPFR's
+// mpfr_set_emin/emax around each call, mpfr_check_range, mpfr_subnormalize. Overflow is decided
+// before any rounding, by comparing the exact result (MPFR at 2400 bits) with thresholds derived from
+// the format's definition in exact arithmetic (`FormatSpec.definedMaximum`, `overflowThreshold`), not
+// from the library's rounding code; round-to-odd and stochastic rounding are derived from MPFR's
 // toward-zero and away-from-zero roundings and a high-precision comparison.
 import CMPFR
 import Scalars
@@ -32,15 +33,43 @@ public struct FormatSpec: Sendable, CustomStringConvertible {
         self.hasInfinities = hasInfinities
         self.overflow = overflow ?? (hasInfinities ? .infinity : .nan)
         self.greatestFiniteMagnitude = greatestFiniteMagnitude
-            ?? Double(sign: .plus, exponent: maximumExponent, significand: 2 - Double(sign: .plus, exponent: 1 - precision, significand: 1))
+            ?? Self.definedMaximum(precision: precision, maximumExponent: maximumExponent, topSignificandIsNaN: false)
     }
 
+    /// The parameters of `F`, except its largest finite value, which is derived here from the format's
+    /// definition (`definedMaximum`) instead of being read from `F.greatestFiniteMagnitude`: a wrong
+    /// maximum in the library then shows up as a disagreement instead of being copied into the oracle.
+    /// The e4m3 family (OCP 8-bit floating point, E4M3) encodes NaN in the top significand of the top
+    /// binade (S.1111.111), so its largest finite significand is one step lower.
     public init<F: FloatFormat>(_ format: F.Type) {
+        let e4m3 = F.name == "fp8-e4m3" || F.name.hasPrefix("fp8-e4m3-") || F.name.hasPrefix("fp8-e4m3+")
         self.init(name: F.name, precision: F.precision, maximumExponent: F.maximumExponent,
                   minimumNormalExponent: F.minimumNormalExponent, hasSubnormals: F.hasSubnormals,
                   hasInfinities: F.hasInfinities, overflow: F.overflow,
-                  greatestFiniteMagnitude: F.greatestFiniteMagnitude)
+                  greatestFiniteMagnitude: Self.definedMaximum(precision: F.precision, maximumExponent: F.maximumExponent,
+                                                               topSignificandIsNaN: e4m3))
     }
+
+    /// The largest finite value by the definition of a binary format: the largest significand of the top
+    /// binade times 2^emax, i.e. `(2 − 2^(1−p))·2^emax` (all p significand bits set), or
+    /// `(2 − 2^(2−p))·2^emax` when the all-ones significand is NaN (e4m3). Both factors are exact in
+    /// binary64 for p ≤ 53 and |emax| ≤ 1023 (a p-bit significand; a power-of-two scaling).
+    public static func definedMaximum(precision p: Int, maximumExponent emax: Int, topSignificandIsNaN: Bool) -> Double {
+        let lastBit = Double(sign: .plus, exponent: (topSignificandIsNaN ? 2 : 1) - p, significand: 1)
+        return Double(sign: .plus, exponent: emax, significand: 2 - lastBit)
+    }
+
+    /// The round-to-nearest overflow threshold: the midpoint `M + q/2` between the largest finite value
+    /// `M` and the next point `M + q` of the unbounded p-bit grid (`q = 2^(emax−p+1)`, the spacing of
+    /// the top binade); for IEEE formats `(2 − 2^(−p))·2^emax`. Exact results above it round to a value
+    /// beyond `M` (overflow); exactly at it, ties-to-even overflows iff `M` has an odd last significand
+    /// bit (`tieOverflows`; IEEE: `M` is all ones, odd, so the tie overflows; e4m3: `M` = 1.110·2^emax is
+    /// even, so the tie stays at `M`). Exact in binary64 (p + 1 bits).
+    public var overflowThreshold: Double { greatestFiniteMagnitude + topSpacing / 2 }
+    /// Spacing of the top binade, `2^(emax−p+1)`.
+    public var topSpacing: Double { pow2(maximumExponent - precision + 1) }
+    /// Whether the nearest-even tie at `overflowThreshold` rounds away from `M` (M's last bit odd).
+    public var tieOverflows: Bool { (greatestFiniteMagnitude / topSpacing).truncatingRemainder(dividingBy: 2) == 1 }
 
     public static let bfloat16 = FormatSpec(name: "bf16", precision: 8, maximumExponent: 127)
     public static let binary16 = FormatSpec(name: "fp16", precision: 11, maximumExponent: 15)
@@ -153,29 +182,49 @@ public final class MPFRFormatOracle {
         return n.truncatingRemainder(dividingBy: 2) == 1
     }
 
-    /// Applies the format's overflow rule to a result of magnitude beyond its largest finite value.
-    func applyOverflow(_ r: Double, exactInfinity: Bool, mode: RoundingMode, negative: Bool) -> Double {
-        if r.isNaN { return r }
-        if exactInfinity {
-            if spec.hasInfinities { return r }
-            let m = spec.overflow == .saturate ? spec.greatestFiniteMagnitude : Double.nan
-            return negative ? -m : m
-        }
-        guard r.magnitude > spec.greatestFiniteMagnitude else { return r }
-        let away: Bool
-        switch mode {
-        case .nearestEven, .stochastic: away = true
-        case .towardZero, .odd: away = false
-        case .up: away = !negative
-        case .down: away = negative
-        }
+    /// The value an overflow produces: ±∞, NaN or ±M, as the format's overflow behaviour says.
+    func overflowValue(negative: Bool) -> Double {
         let m: Double
         switch spec.overflow {
+        case .infinity: m = .infinity
+        case .nan: m = .nan
         case .saturate: m = spec.greatestFiniteMagnitude
-        case .infinity: m = away ? .infinity : spec.greatestFiniteMagnitude
-        case .nan: m = away ? .nan : spec.greatestFiniteMagnitude
         }
         return negative ? -m : m
+    }
+
+    /// What an exactly infinite result becomes: ∞ if the format has infinities, else its overflow value.
+    func infinityValue(negative: Bool) -> Double {
+        spec.hasInfinities ? (negative ? -.infinity : .infinity) : overflowValue(negative: negative)
+    }
+
+    /// The result when the exact |x| (in `wide`, `inexact` if `wide` is its truncation) lies beyond the
+    /// format's finite range for `mode`, or nil when rounding stays within ±M. Decided by exact MPFR
+    /// comparisons with `M` and the nearest-mode threshold `M + q/2` (see `FormatSpec`), from the
+    /// definition of each rounding:
+    /// * nearest-even: overflow above the threshold, and at it iff the tie goes away from `M`;
+    /// * toward zero and odd: never away from zero past `M` (both keep the truncated significand, odd
+    ///   only setting its last bit, which `M` has for IEEE formats; for e4m3 the odd neighbour of `M`
+    ///   would be the NaN pattern, and the result saturates at `M` as for toward zero);
+    /// * up / down: overflow on the side the rounding moves to, `±M` on the other;
+    /// * stochastic: decided by the caller: the neighbour chosen on the unbounded grid (or the exact
+    ///   value, when it is a grid point) overflows iff it lies beyond `M`.
+    func overflowResult(mode: RoundingMode, negative: Bool, inexact: Bool) -> Double? {
+        mpfr_set_d(t1, spec.greatestFiniteMagnitude, MPFR_RNDN)      // exact
+        let cm = mpfr_cmp(wide, t1)
+        guard cm > 0 || (cm == 0 && inexact) else { return nil }
+        let saturated = negative ? -spec.greatestFiniteMagnitude : spec.greatestFiniteMagnitude
+        switch mode {
+        case .nearestEven:
+            mpfr_set_d(t2, spec.overflowThreshold, MPFR_RNDN)        // exact
+            let ct = mpfr_cmp(wide, t2)
+            let above = ct > 0 || (ct == 0 && inexact), atTie = ct == 0 && !inexact
+            return above || (atTie && spec.tieOverflows) ? overflowValue(negative: negative) : nil
+        case .towardZero, .odd: return saturated
+        case .up: return negative ? saturated : overflowValue(negative: false)
+        case .down: return negative ? overflowValue(negative: true) : saturated
+        case .stochastic: return nil
+        }
     }
 
     /// The exact result's sign (MPFR at high precision; NaN counts as positive).
@@ -187,23 +236,26 @@ public final class MPFRFormatOracle {
     /// The format's rounding of `op` applied to the operands already loaded in a, b, c.
     func result(_ op: Operation, mode: RoundingMode, random: UInt32) -> Double {
         let negative = exactIsNegative(op)
+        let inexact = perform(op, into: wide, MPFR_RNDZ) != 0      // wide = RZ(exact)
+        if mpfr_nan_p(wide) != 0 { return .nan }
+        if mpfr_inf_p(wide) != 0 { return infinityValue(negative: negative) }
+        mpfr_abs(wide, wide, MPFR_RNDN)
+        if let r = overflowResult(mode: mode, negative: negative, inexact: inexact) { return r }
+        let r: Double
         switch mode {
         case .nearestEven, .towardZero, .up, .down:
             let rnd: mpfr_rnd_t = mode == .nearestEven ? MPFR_RNDN : mode == .towardZero ? MPFR_RNDZ
                 : mode == .up ? MPFR_RNDU : MPFR_RNDD
-            let (r, inf) = mpfrRound(op, rnd)
-            return applyOverflow(r, exactInfinity: inf, mode: mode, negative: negative)
+            r = mpfrRound(op, rnd, extendedRange: true).0
         case .odd:
-            let (z, inf) = mpfrRound(op, MPFR_RNDZ, extendedRange: true)
-            if inf || z.isNaN { return applyOverflow(z, exactInfinity: inf, mode: mode, negative: negative) }
-            let (away, _) = mpfrRound(op, MPFR_RNDA, extendedRange: true)
-            let r = (z == away || isOdd(z)) ? z : away
-            return applyOverflow(r, exactInfinity: false, mode: mode, negative: negative)
+            let z = mpfrRound(op, MPFR_RNDZ, extendedRange: true).0
+            let away = mpfrRound(op, MPFR_RNDA, extendedRange: true).0
+            r = (z == away || isOdd(z)) ? z : away
         case .stochastic:
-            let (z, inf) = mpfrRound(op, MPFR_RNDZ, extendedRange: true)
-            if inf || z.isNaN { return applyOverflow(z, exactInfinity: inf, mode: mode, negative: negative) }
-            let (away, _) = mpfrRound(op, MPFR_RNDA, extendedRange: true)
-            if z == away { return applyOverflow(z, exactInfinity: false, mode: mode, negative: negative) }
+            let z = mpfrRound(op, MPFR_RNDZ, extendedRange: true).0
+            let away = mpfrRound(op, MPFR_RNDA, extendedRange: true).0
+            // an exact |x| beyond M (a grid point of the unbounded range) is itself an overflow
+            if z == away { return z.magnitude > spec.greatestFiniteMagnitude ? overflowValue(negative: negative) : z }
             // away iff |z| + r·2^-24·(|away| − |z|) < |exact|
             let tExact = perform(op, into: wide, MPFR_RNDZ)       // wide = RZ(exact), exact if tExact == 0
             mpfr_abs(wide, wide, MPFR_RNDN)
@@ -212,8 +264,13 @@ public final class MPFRFormatOracle {
             mpfr_set_d(t1, threshold, MPFR_RNDN)
             let cmp = mpfr_cmp(t1, wide)
             let up = cmp < 0 || (cmp == 0 && tExact != 0)
-            return applyOverflow(up ? away : z, exactInfinity: false, mode: mode, negative: negative)
+            // the chosen neighbour on the unbounded grid overflows if it lies beyond M
+            let chosen = up ? away : z
+            return chosen.magnitude > spec.greatestFiniteMagnitude ? overflowValue(negative: negative) : chosen
         }
+        // within ±M by the thresholds above, so the unbounded-range rounding is the format's
+        precondition(r.isNaN || r.magnitude <= spec.greatestFiniteMagnitude, "oracle: \(r) beyond M after the overflow test")
+        return r
     }
 
     /// `x` rounded into the format.
