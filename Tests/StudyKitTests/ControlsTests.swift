@@ -104,9 +104,11 @@ import StudyKit
 /// Constructed cells, decoded through the cache format as real results are.
 func constructedCell(_ label: String, method: String, _ precision: String, seed: Int, loss: Double, diverged: Int? = nil,
                      reference: (planned: Int, completed: Int, diverged: Int?)? = nil, departure: Double? = nil) throws -> CellResult {
+    // The cache format writes non-finite numbers as strings (StableJSON).
+    func json(_ x: Double) -> Any { x.isNaN ? "nan" : x }
     var object: [String: Any] = ["key": "\(label)|\(precision)|\(seed)", "optimizer": label, "method": method, "precision": precision,
                                  "seed": seed, "parameters": [String: String](), "events": [[String: Any]](),
-                                 "stepsCompleted": diverged.map { $0 - 1 } ?? 20, "finalLoss": loss, "finalTestLoss": loss,
+                                 "stepsCompleted": diverged.map { $0 - 1 } ?? 20, "finalLoss": json(loss), "finalTestLoss": json(loss),
                                  "finalTestAccuracy": 0.5, "roundedConstants": [String]()]
     object["records"] = departure.map { d in [1, 10, 20].map { ["step": $0, "metric": "departure", "layer": -1, "value": d * Double($0) / 20] } } ?? []
     if let d = diverged { object["divergenceStep"] = d; object["divergenceReason"] = "constructed" }
@@ -115,7 +117,9 @@ func constructedCell(_ label: String, method: String, _ precision: String, seed:
         if let d = r.diverged { ref["divergenceStep"] = d }
         object["reference"] = ref
     }
-    return try JSONDecoder().decode(CellResult.self, from: JSONSerialization.data(withJSONObject: object))
+    let decoder = JSONDecoder()
+    decoder.nonConformingFloatDecodingStrategy = .convertFromString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
+    return try decoder.decode(CellResult.self, from: JSONSerialization.data(withJSONObject: object))
 }
 
 @Suite struct DivergenceAttributionTests {
