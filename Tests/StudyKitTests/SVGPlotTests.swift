@@ -114,6 +114,26 @@ final class ElementCollector: NSObject, XMLParserDelegate {
         #expect(bandDoc.elements.filter { $0.name == "polygon" }.count == 1)
     }
 
+    /// The fitted line covers the x range the fit used and no more: fitted over the two middle
+    /// decades, it must start right of the first marker and end left of the last one.
+    @Test func fittedLineStaysWithinFittedRange() throws {
+        let x: [Double] = [1e-6, 1e-5, 1e-4, 1e-3]
+        let y = x.map { 3 * $0 * $0 }
+        let fit = try #require(try Statistics.logLogSlope(x: Array(x[1...2]), y: Array(y[1...2])))
+        #expect(fit.fittedDomain == -5.0 ... -4.0)
+        let points = try PlotSeries(name: "points", x: x, y: y)
+        let svg = SVGPlot.scatter(title: "t", x: PlotAxis("x", scale: .log10), y: PlotAxis("y", scale: .log10),
+                                  points: [points], fit: fit, logLogFit: true).render()
+        let doc = try #require(ElementCollector.parse(svg))
+        let line = try #require(doc.elements.first { $0.name == "path" && $0.attributes["stroke-dasharray"] == "6 4" })
+        let numbers = (line.attributes["d"] ?? "").split { !"0123456789.-".contains($0) }.compactMap { Double($0) }
+        let lineX = stride(from: 0, to: numbers.count, by: 2).map { numbers[$0] }
+        let markerX = doc.elements.filter { $0.name == "circle" }.compactMap { $0.attributes["cx"].flatMap(Double.init) }
+        let sortedMarkers = Set(markerX).sorted()
+        try #require(sortedMarkers.count >= 4 && lineX.count >= 2)
+        #expect(lineX.min()! > sortedMarkers[0] + 1 && lineX.max()! < sortedMarkers.last! - 1)
+    }
+
     /// With a fixed range, points outside it are neither marked (markers are not clipped) nor
     /// allowed to move the axis.
     @Test func explicitRangeHidesOutsidePoints() throws {

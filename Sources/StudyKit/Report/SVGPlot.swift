@@ -47,15 +47,20 @@ public struct SVGPlot: Sendable, Equatable {
     }
 
     /// A scatter plot of `points` (drawn as markers whatever their style) with, when `fit` is given,
-    /// its dashed line across the drawable x range; `logLogFit` says `fit` is in log10–log10 space
-    /// (from ``Statistics/logLogSlope(x:y:)``). The fit's legend entry states slope and r².
+    /// its dashed line over the x range the fit used (``LinearFit/fittedDomain``), never beyond it: a
+    /// line across the whole axis would claim the law holds where no point was fitted. `logLogFit`
+    /// says `fit` is in log10–log10 space (from ``Statistics/logLogSlope(x:y:)``). The fit's legend
+    /// entry states slope, r² and how many points it left out.
     public static func scatter(title: String, x: PlotAxis, y: PlotAxis, points: [PlotSeries],
                                fit: LinearFit? = nil, logLogFit: Bool = false) -> SVGPlot {
         var all = points.map { s -> PlotSeries in var s = s; s.style = .markers; s.marksDivergence = false; return s }
         if let fit {
-            let xs = points.flatMap(\.points).filter { isDrawable($0, x.scale, y.scale) }.map(\.x)
-            if let lo = xs.min(), let hi = xs.max(), lo < hi {
-                let name = "fit: slope " + NumberFormat.significant(fit.slope) + ", r² " + NumberFormat.fixed(fit.rSquared, decimals: 3)
+            let domain = fit.fittedDomain
+            let lo = logLogFit ? Glibc.pow(10, domain.lowerBound) : domain.lowerBound
+            let hi = logLogFit ? Glibc.pow(10, domain.upperBound) : domain.upperBound
+            if lo < hi {
+                var name = "fit: slope " + NumberFormat.significant(fit.slope) + ", r² " + NumberFormat.fixed(fit.rSquared, decimals: 3)
+                if fit.excludedCount > 0 { name += ", \(fit.excludedCount) non-finite/non-positive left out" }
                 all.append(.fittedLine(fit, from: lo, to: hi, logLog: logLogFit, name: name, colorIndex: 6))
             }
         }

@@ -77,6 +77,9 @@ public struct LinearFit: Sendable, Equatable {
     public let count: Int
     /// Points left out (non-finite, or non-positive for a log-log fit).
     public let excludedCount: Int
+    /// The smallest and largest x that entered the fit, in the fit's own space (log10 x for a
+    /// log–log fit): a plot draws the line over this range only, never extrapolated across the axis.
+    public let fittedDomain: ClosedRange<Double>
 
     /// The fitted value at `x`.
     public func callAsFunction(_ x: Double) -> Double { slope * x + intercept }
@@ -128,6 +131,7 @@ public enum Statistics {
         guard sxx > 0 else { return nil }
         let slope = sxy / sxx
         let r2 = syy == 0 ? 1 : min(1, (sxy * sxy) / (sxx * syy))
-        return LinearFit(slope: slope, intercept: my - slope * mx, rSquared: r2, count: n, excludedCount: excluded)
+        return LinearFit(slope: slope, intercept: my - slope * mx, rSquared: r2, count: n, excludedCount: excluded,
+                         fittedDomain: x.min()!...x.max()!)
     }
 }
