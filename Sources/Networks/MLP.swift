@@ -208,9 +208,10 @@ public struct MLP<T: Scalar>: Sendable {
         let nT = T(Double(n))
         for l in stride(from: spec.layerCount - 1, through: 0, by: -1) {
             // ∇W = (1/N)·Ĝ Āᵀ, unscaled: divide by N (and S) once per entry.
+            // Unscaled first (exact for a power-of-two S short of underflow), then averaged: the product
+            // N·S itself would overflow fp16 (128·2¹⁶ > 65504) and zero every gradient.
             let product = try! Matrix.product(ghat, .none, inputs[l], .transposed, accumulation: accumulation)
-            let divisor = lossScaling.scale == 1 ? nT : nT * scaleT
-            let gradient = product.map { $0 / divisor }
+            let gradient = lossScaling.scale == 1 ? product.map { $0 / nT } : product.map { $0 / scaleT / nT }
             NumericEvent.scan(gradient, layer: l, tensor: "gradient", into: &events)
             let exposed: Matrix<T>, exposedScale: Double
             if lossScaling.scale != 1 && lossScaling.unscale == .beforeStatistics {

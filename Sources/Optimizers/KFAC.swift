@@ -148,7 +148,15 @@ public struct KFAC<Policy: PrecisionPolicy>: Optimizer {
                 let abar: Matrix<F> = convert(layers[l].inputs), ghat: Matrix<F> = convert(layers[l].outputGradients)
                 let n = F(Double(abar.columns))
                 let ab = try Matrix.product(abar, .none, abar, .transposed, accumulation: acc).map { $0 / n }.symmetrized()
-                let gb = try Matrix.product(ghat, .none, ghat, .transposed, accumulation: acc).map { $0 / n }.symmetrized()
+                var gb = try Matrix.product(ghat, .none, ghat, .transposed, accumulation: acc).map { $0 / n }
+                // Ĝ exposed still scaled by S (loss scaling unscaled *after* the statistics, PAPER-CLAIMS
+                // R8): the product carries S², divided out here, in F, once per factor of S — so exact
+                // arithmetic is unchanged and only the product's range (S·|ĝ|)² is what low precision sees.
+                if layers[l].outputGradientScale != 1 {
+                    let s = F(layers[l].outputGradientScale)
+                    gb = gb.map { $0 / s / s }
+                }
+                gb = try gb.symmetrized()
                 factorsA[l] = try factorsA[l].zipped(ab, "ema A") { Statement.axpby(fused, epsF, $0, oneMinusF, $1) }
                 factorsG[l] = try factorsG[l].zipped(gb, "ema G") { Statement.axpby(fused, epsF, $0, oneMinusF, $1) }
                 UpdateDiagnostics.checkFinite(factorsA[l], "A", step: t, layer: l, into: &report)

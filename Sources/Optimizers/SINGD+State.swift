@@ -2,7 +2,7 @@ import Scalars
 import LinearAlgebra
 
 /// SINGD's (and IKFAC's) state (§5.4): the factors K (`d_i×d_i`), C (`d_o×d_o`) and their Riemannian
-/// momenta m_K, m_C (`Factors`), and the momentum buffer (`Moments`).
+/// momenta m_K, m_C (`Inverses`, the role KFAC's inverses play), and the momentum buffer (`Moments`).
 extension SINGD {
     public func exportState() -> OptimizerState {
         var s = OptimizerState(optimizer: name, layerShapes: buffer.map(OptimizerState.Shape.init))

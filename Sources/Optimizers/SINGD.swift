@@ -10,7 +10,10 @@ import Networks
 /// matrix products and additions, no decomposition. `kfacLike` selects IKFAC's update
 /// `M_K = ½(H_K + λP_K − I)` (α1 forced to 0).
 ///
-/// Precision policy: K, C, m_K, m_C and the preconditioned direction in `Factors`; momentum b in
+/// Precision policy: K, C, m_K, m_C, their update and the preconditioned direction in `Inverses` —
+/// the role they play (KKᵀ ≈ (A + λI)⁻¹ is what KFAC's inverse is), so that a policy giving KFAC fp32
+/// inverses gives SINGD fp32 K and C, and a comparison between them is at matched roles; there is no
+/// statistics factor to store, the batch products H_K, H_C are formed from K on the fly. Momentum b in
 /// `Moments`; weights in `Weights`; reductions under `settings.accumulation`. Every elementwise
 /// statement of §5.4 — `M_K = s(τ(H_C)H_K + λτ(P_C)P_K − I)` (step 4), `m_K ← α1 m_K + M_K` (5),
 /// `K ← K − β1K·(K m_K)` after the product (7), weight decay (9), momentum (10) and update (11) —
@@ -20,7 +23,8 @@ import Networks
 /// Events: `invertibility` when β1·ρ(m) ≥ 1 (I − β1 m may be singular), non-finite values.
 public struct SINGD<Policy: PrecisionPolicy>: Optimizer {
     public typealias W = Policy.Weights
-    public typealias F = Policy.Factors
+    /// The type of K, C and everything computed from them (the `Inverses` role; see above).
+    public typealias F = Policy.Inverses
     public typealias M = Policy.Moments
 
     public struct Hyperparameters: Sendable, Hashable {

@@ -78,15 +78,16 @@ struct Run: ParsableCommand {
             let t0 = ContinuousClock.now
             let plan = try StudyPlan(spec)
             cachedCells += StudyRunner(options).cachedCellCount(plan)
-            cellCount += plan.cells.count
+            cellCount += plan.tuningCells.count + plan.plannedCellCount
             let results = try StudyRunner(options).run(plan)
             if shardPair != nil {
-                print("\(spec.name): shard \(shard!) done (\(plan.shard(shardPair!.0, of: shardPair!.1).count) cells cached)")
+                let waiting = plan.awaitsTuning && (try? plan.resolved(with: results)) == nil
+                print("\(spec.name): shard \(shard!) done" + (waiting ? " (tuning stage only: run the shards again once every shard finished it)" : ""))
                 continue
             }
             let verdict = try ReportWriter.write(plan, results: results, quick: common.quick, to: options.outputDirectory)
             let seconds = Double((ContinuousClock.now - t0).components.attoseconds) / 1e18 + Double((ContinuousClock.now - t0).components.seconds)
-            print("\(spec.name): \(verdict.label) — \(verdict.evidence) [\(plan.cells.count) cells, \(Int(seconds.rounded())) s]")
+            print("\(spec.name): \(verdict.label) — \(verdict.evidence) [\(plan.tuningCells.count + plan.plannedCellCount) cells, \(Int(seconds.rounded())) s]")
             index.append((spec, verdict, seconds))
         }
         if shardPair == nil, common.studies.isEmpty {
@@ -121,7 +122,7 @@ struct List: ParsableCommand {
     func run() throws {
         for spec in try common.load() {
             let plan = try StudyPlan(spec)
-            print("\(spec.name)  [\(spec.claim), \(spec.kind.rawValue)]  \(plan.cells.count) cells, \(plan.references.count) MPFR references — \(spec.title)")
+            print("\(spec.name)  [\(spec.claim), \(spec.kind.rawValue)]  \(plan.plannedCellCount) cells\(plan.tuningCells.isEmpty ? "" : " after \(plan.tuningCells.count) tuning cells")\(plan.awaitsTuning ? "" : ", \(plan.references.count) MPFR references") — \(spec.title)")
         }
     }
 }
@@ -143,7 +144,8 @@ struct Check: ParsableCommand {
             do {
                 let spec = try StudyCatalogue.loadFile(path, quick: quick)
                 let plan = try StudyPlan(spec)
-                print("ok  \(path): \(plan.cells.count) cells")
+                print("ok  \(path): \(plan.plannedCellCount) cells" + (plan.tuningCells.isEmpty ? "" : " after \(plan.tuningCells.count) tuning cells"))
+                if cells { for c in plan.tuningCells { print("    \(c.label)") } }
                 if cells { for c in plan.cells { print("    \(c.label)") } }
             } catch {
                 failed += 1

@@ -110,7 +110,9 @@ func constructedCell(_ label: String, method: String, _ precision: String, seed:
                                  "seed": seed, "parameters": [String: String](), "events": [[String: Any]](),
                                  "stepsCompleted": diverged.map { $0 - 1 } ?? 20, "finalLoss": json(loss), "finalTestLoss": json(loss),
                                  "finalTestAccuracy": 0.5, "roundedConstants": [String]()]
-    object["records"] = departure.map { d in [1, 10, 20].map { ["step": $0, "metric": "departure", "layer": -1, "value": d * Double($0) / 20] } } ?? []
+    // The training loss at every step it ran (the verdicts read the mean of the last 10% of steps).
+    let losses: [[String: Any]] = (1...(diverged.map { max(1, $0 - 1) } ?? 20)).map { ["step": $0, "metric": "loss", "layer": -1, "value": json(loss)] }
+    object["records"] = losses + (departure.map { d in [1, 10, 20].map { ["step": $0, "metric": "departure", "layer": -1, "value": d * Double($0) / 20] } } ?? [])
     if let d = diverged { object["divergenceStep"] = d; object["divergenceReason"] = "constructed" }
     if let r = reference {
         var ref: [String: Any] = ["bits": 113, "planned": r.planned, "completed": r.completed]

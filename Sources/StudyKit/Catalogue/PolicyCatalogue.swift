@@ -63,7 +63,7 @@ public enum PolicyCatalogue {
         ("fp16-sim+sr", "everything in binary16 with stochastic rounding"),
         ("bf16", "everything in bfloat16, Cholesky and inverses included (R2 setting c)"),
         ("bf16-sim+sr", "everything in bfloat16 with stochastic rounding"),
-        ("bf16/fp32-inverses", "bf16 weights, statistics and moments; inverses and roots in fp32 (R2 setting b)"),
+        ("bf16/fp32-inverses", "bf16 weights, statistics and moments; inverses and roots in fp32 — KFAC's inverses, SINGD/IKFAC's K and C, Jorge's and Shampoo's roots, MKOR's inverses (R2 setting b)"),
         ("bf16/fp32-curvature", "bf16 weights and moments; factors and inverses in fp32"),
         ("fp16/fp32-curvature", "fp16 weights and moments; factors and inverses in fp32"),
         ("fp8-e4m3/fp32-curvature", "fp8 e4m3 weights and moments; factors and inverses in fp32"),
@@ -90,12 +90,18 @@ public enum PolicyCatalogue {
     }
 }
 
-/// The MPFR reference precisions that exist as types.
+/// The reference precisions that exist as types: MPFR at 64…1024 bits, and binary64 (53 bits) for a
+/// problem too large for an MPFR run of every cell's trajectory — a control whose own rounding
+/// (u = 1.1e-16) is far below that of the formats it checks, though not exact arithmetic.
 public enum ReferenceCatalogue {
-    public static let bits = [64, 113, 256, 1024]
+    public static let bits = [53, 64, 113, 256, 1024]
+
+    /// How reports name the reference: `MPFR-113`, or `fp64` for 53 bits.
+    public static func name(bits: Int) -> String { bits == 53 ? "fp64" : "MPFR-\(bits)" }
 
     public static func visit<V: PolicyVisitor>(bits: Int, _ visitor: V) throws -> V.Output {
         switch bits {
+        case 53: try visitor.visit(Uniform<Double>.self)
         case 64: try visitor.visit(Uniform<BigFloat64>.self)
         case 113: try visitor.visit(Uniform<BigFloat113>.self)
         case 256: try visitor.visit(Uniform<BigFloat256>.self)

@@ -42,6 +42,7 @@ public enum Provenance {
 /// them depends on time, thread count or dictionary order, so a rerun reproduces every byte.
 public enum ReportWriter {
     public static func write(_ plan: StudyPlan, results: [String: CellResult], quick: Bool, to root: String) throws -> Verdict {
+        let plan = try plan.resolved(with: results)
         let spec = plan.spec
         let ordered = plan.cells.compactMap { results[$0.key] }
         guard ordered.count == plan.cells.count else {
@@ -55,7 +56,14 @@ public enum ReportWriter {
         files["results.csv"] = try resultsCSV(spec, ordered)
         files["cells.csv"] = try cellsCSV(spec, ordered)
         files["events.csv"] = try eventsCSV(spec, ordered)
-        files["README.md"] = markdown(spec, plan, findings, events: try EventGlossary.section(ordered), quick: quick)
+        var sections = [String]()
+        if !plan.tuningChoices.isEmpty {
+            let tuningCells = plan.tuningCells.compactMap { results[$0.key] }
+            files["tuning.csv"] = try TuningReport.csv(spec, plan, tuningCells)
+            sections.append(try TuningReport.section(spec, plan))
+        }
+        sections.append(try EventGlossary.section(ordered))
+        files["README.md"] = markdown(spec, plan, findings, extraSections: sections, quick: quick)
         // Remove stale plots of an earlier run, then write.
         if let old = try? FileManager.default.contentsOfDirectory(atPath: dir + "/plots") {
             for f in old where files["plots/\(f)"] == nil { try? FileManager.default.removeItem(atPath: dir + "/plots/" + f) }
@@ -76,6 +84,10 @@ public enum ReportWriter {
             "git_commit": .string(Provenance.gitCommit), "toolchain": .string(Provenance.toolchain),
             "cpu": .string(Provenance.cpu), "blas": .string(BLAS.configuration), "blas_threads_per_cell": .integer(1),
             "verdict": .string(findings.verdict.label),
+            "tuning": .array(plan.tuningChoices.map { c in
+                .object(["group": .string(c.group), "parameter": .string(c.parameter), "chosen": .string(c.chosen),
+                         "precision": .string(spec.training?.tuning?.precision ?? ""), "caveat": .string(c.caveat ?? "")])
+            }),
             "files": .object(hashes),
         ])
         try AtomicFile.write(manifest.canonicalText, to: "\(dir)/manifest.json")
@@ -121,7 +133,7 @@ public enum ReportWriter {
         return try CSVWriter.render(header: ["study", "cell", "precision", "seed", "step", "layer", "kind", "detail", "value"], rows: rows)
     }
 
-    static func markdown(_ spec: StudySpec, _ plan: StudyPlan, _ f: StudyFindings, events: String, quick: Bool) -> String {
+    static func markdown(_ spec: StudySpec, _ plan: StudyPlan, _ f: StudyFindings, extraSections: [String], quick: Bool) -> String {
         var md = "# \(spec.claim) — \(spec.title)\n\n"
         md += "**Verdict: \(f.verdict.label)** (\(spec.provenance)\(quick ? "; quick tier, reduced sizes: not evidence" : "")). \(f.verdict.evidence)\n\n"
         md += "**Question.** \(spec.question)\n\n**Prediction.** \(spec.prediction)\n\n"
@@ -134,15 +146,19 @@ public enum ReportWriter {
             md += "- Training: \(t.steps) steps, batch \(t.batchSize), seeds \(t.seeds.map(String.init).joined(separator: ", ")); divergence at a non-finite loss or loss > \(Fmt.sig(t.divergenceFactor))× the first.\n"
             md += "- Arithmetic: accumulation `\(t.accumulation)`, elementwise `\(t.elementwise)`; precisions: " +
                 t.precisions.map { "`\($0)` (\(PolicyCatalogue.entry(named: $0)!.summary))" }.joined(separator: "; ") + ".\n"
-            md += "- Optimizers: " + t.optimizers.map { o in
+            md += "- Optimizers\(plan.tuningChoices.isEmpty ? "" : " (after the tuning stage)"): " + t.optimizers.map { o in
                 "`\(o.label)` (\(o.method)" + (o.parameters.isEmpty ? "" : ": " + o.parameters.keys.sorted().map { "\($0) = \(o.parameters[$0]!)" }.joined(separator: ", ")) + ")"
             }.joined(separator: "; ") + ". Unlisted hyperparameters take the defaults of ALGORITHMS.md.\n"
-            md += "- Reference: MPFR \(MPFRInfo.version) at \(t.referenceBits) bits for the first \(t.referenceSteps) steps.\n"
+            md += t.referenceSteps == 0 ? "- Reference: none.\n"
+                : "- Reference: \(t.referenceBits == 53 ? "binary64 (fp64)" : "MPFR \(MPFRInfo.version) at \(t.referenceBits) bits") for \(t.referenceSteps == t.steps ? "the whole trajectory (\(t.steps) steps)" : "the first \(t.referenceSteps) steps")\(t.localErrorEvery > 1 ? "; one-step local errors every \(t.localErrorEvery) steps" : "").\n"
+            if t.lossScaling.dynamic {
+                md += "- Dynamic loss scaling in \(t.lossScaling.precisions.map { "`\($0)`" }.joined(separator: ", ")): initial scale \(NumberText.short(t.lossScaling.initialScale)), halved (and the step skipped) on a non-finite gradient, doubled after \(t.lossScaling.growthInterval) finite steps in a row; S is divided out of the backward signals \(t.lossScaling.unscale == .beforeStatistics ? "before" : "after") the curvature statistics are formed; events `loss-scale-backoff`, `loss-scale-growth`, `skipped-step`, metric `loss_scale`.\n"
+            }
         } else {
             md += "- Parameters: " + spec.experiment.keys.sorted().map { "`\($0)` = \(spec.experiment[$0]!)" }.joined(separator: ", ") + "\n"
         }
-        md += "- Cells: \(plan.cells.count). Study file: `\(spec.file)`.\n\n"
-        for s in f.sections + [events] { md += s.hasSuffix("\n") ? s + "\n" : s + "\n\n" }
+        md += "- Cells: \(plan.cells.count)\(plan.tuningCells.isEmpty ? "" : ", after \(plan.tuningCells.count) tuning cells"). Study file: `\(spec.file)`.\n\n"
+        for s in f.sections + extraSections { md += s.hasSuffix("\n") ? s + "\n" : s + "\n\n" }
         if !f.plots.isEmpty {
             md += "## Plots\n\n"
             for p in f.plots { md += "![\(p.name)](plots/\(p.name))\n\n" }

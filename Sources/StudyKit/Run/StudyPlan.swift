@@ -10,16 +10,27 @@ public struct PlannedCell: Sendable, Hashable {
     public var seed: Int
     /// Experiment cells: their parameters (the runner does not interpret them).
     public var parameters: [String: String]
+    /// A cell of the tuning stage: trained without the MPFR shadow, only to choose a hyperparameter.
+    public var tuning = false
 }
 
 /// The expanded grid of a study, in the study file's grid order (optimizers × seeds × precisions, or
 /// the experiment's own order). Reports follow this order, so their bytes do not depend on the cell
 /// keys — which contain the executable's hash and so change with every build.
+///
+/// A study with a `[tuning]` stage is planned in two steps: first its tuning cells (`tuningCells`,
+/// every candidate × seed in the tuning precision); once their results exist, `resolved(with:)`
+/// keeps one configuration per group and plans the cells proper. Until then `cells` is empty.
 public struct StudyPlan: Sendable {
     public let spec: StudySpec
     public let cells: [PlannedCell]
     /// Reference trajectories needed, by key: (optimizer, seed).
     public let references: [String: (OptimizerConfig, Int)]
+    /// The tuning stage's cells (empty without `[tuning]`).
+    public let tuningCells: [PlannedCell]
+    public let tuningGroups: [TuningGroup]
+    /// The outcome of the tuning stage, once resolved (in group order).
+    public let tuningChoices: [TuningChoice]
 
     /// Part of every cell key: the version of what a key describes. Keys identify a cell by its content
     /// only, never by the build, because a key also seeds the cell's stochastic-rounding stream: a key
@@ -35,27 +46,101 @@ public struct StudyPlan: Sendable {
 
     public init(_ spec: StudySpec) throws(StudyError) {
         self.spec = spec
-        var cells = [PlannedCell]()
-        var refs = [String: (OptimizerConfig, Int)]()
         if let t = spec.training {
-            let shared = "\(Self.keySchema)|\(t.problem)|steps=\(t.steps)|batch=\(t.batchSize)|div=\(t.divergenceFactor)|rec=\(t.recordEvery)|eval=\(t.evaluateEvery)|acc=\(t.accumulation)|ew=\(t.elementwise)|mon=\(t.monitors)|ref=\(t.referenceBits)/\(t.referenceSteps)"
-            for o in t.optimizers {
-                let oText = "\(o.method)|" + o.parameters.keys.sorted().map { "\($0)=\(o.parameters[$0]!)" }.joined(separator: ",")
-                for seed in t.seeds {
-                    if t.referenceSteps > 0 {
-                        refs[SHA256.hex(Data("ref|\(shared)|\(oText)|seed=\(seed)".utf8))] = (o, seed)
-                    }
-                    for p in t.precisions {
-                        let key = SHA256.hex(Data("cell|\(shared)|\(oText)|\(p)|seed=\(seed)".utf8))
-                        cells.append(PlannedCell(key: key, label: "\(o.label) | \(p) | seed \(seed)", optimizer: o, precision: p, seed: seed, parameters: [:]))
+            if let tuning = t.tuning {
+                let groups = TuningStage.groups(t.optimizers, parameter: tuning.parameter)
+                tuningGroups = groups
+                tuningCells = groups.flatMap(\.candidates).flatMap { o in
+                    t.seeds.map { seed in
+                        PlannedCell(key: Self.cellKey(t, o, precision: tuning.precision, seed: seed, stage: "tune"),
+                                    label: "\(o.label) | \(tuning.precision) | seed \(seed) (tuning)", optimizer: o,
+                                    precision: tuning.precision, seed: seed, parameters: [:], tuning: true)
                     }
                 }
+                (cells, references, tuningChoices) = ([], [:], [])
+            } else {
+                (cells, references) = Self.trainingCells(t, t.optimizers)
+                (tuningCells, tuningGroups, tuningChoices) = ([], [], [])
             }
         } else {
             cells = try ExperimentCatalogue.cells(spec)
+            (references, tuningCells, tuningGroups, tuningChoices) = ([:], [], [], [])
         }
-        self.cells = cells
-        self.references = refs
+    }
+
+    private init(spec: StudySpec, cells: [PlannedCell], references: [String: (OptimizerConfig, Int)],
+                 tuningCells: [PlannedCell], tuningGroups: [TuningGroup], tuningChoices: [TuningChoice]) {
+        self.spec = spec; self.cells = cells; self.references = references
+        self.tuningCells = tuningCells; self.tuningGroups = tuningGroups; self.tuningChoices = tuningChoices
+    }
+
+    /// Whether the cells proper still wait for the tuning stage.
+    public var awaitsTuning: Bool { !tuningGroups.isEmpty && tuningChoices.isEmpty }
+
+    /// Cells once resolved: a resolved plan's count, else what resolving will give (groups × seeds ×
+    /// precisions), so `list` can say it before anything ran.
+    public var plannedCellCount: Int {
+        guard awaitsTuning, let t = spec.training else { return cells.count }
+        return tuningGroups.count * t.seeds.count * t.precisions.count
+    }
+
+    /// The plan with the tuning stage decided from `results` (which must hold every tuning cell).
+    public func resolved(with results: [String: CellResult]) throws(StudyError) -> StudyPlan {
+        guard awaitsTuning, let t = spec.training, let tuning = t.tuning else { return self }
+        var chosen = [OptimizerConfig](), choices = [TuningChoice]()
+        for g in tuningGroups {
+            var perCandidate = [[CellResult]]()
+            for o in g.candidates {
+                var cells = [CellResult]()
+                for seed in t.seeds {
+                    let key = Self.cellKey(t, o, precision: tuning.precision, seed: seed, stage: "tune")
+                    guard let r = results[key] else {
+                        throw StudyError(file: spec.file, field: "tuning", value: "\(o.label) seed \(seed)",
+                                         reason: "the tuning stage is incomplete (run the remaining shards, then run again)")
+                    }
+                    cells.append(r)
+                }
+                perCandidate.append(cells)
+            }
+            let (config, choice) = TuningStage.choose(g, cells: perCandidate, spec: tuning, steps: t.steps)
+            chosen.append(config); choices.append(choice)
+        }
+        let (cells, refs) = Self.trainingCells(t, chosen)
+        // From here on the study's configurations are the chosen ones: findings and verdicts group by them.
+        var spec = spec
+        spec.training!.optimizers = chosen
+        return StudyPlan(spec: spec, cells: cells, references: refs, tuningCells: tuningCells, tuningGroups: tuningGroups, tuningChoices: choices)
+    }
+
+    /// Everything but the optimizer, precision and seed that decides a training cell's result.
+    static func sharedKeyText(_ t: TrainingSpec) -> String {
+        "\(Self.keySchema)|\(t.problem)|steps=\(t.steps)|batch=\(t.batchSize)|div=\(t.divergenceFactor)|rec=\(t.recordEvery)|eval=\(t.evaluateEvery)|acc=\(t.accumulation)|ew=\(t.elementwise)|mon=\(t.monitors)|ref=\(t.referenceBits)/\(t.referenceSteps)\(t.localErrorEvery == 1 ? "" : "|lee=\(t.localErrorEvery)")"
+    }
+
+    static func optimizerKeyText(_ o: OptimizerConfig) -> String {
+        "\(o.method)|" + o.parameters.keys.sorted().map { "\($0)=\(o.parameters[$0]!)" }.joined(separator: ",")
+    }
+
+    static func cellKey(_ t: TrainingSpec, _ o: OptimizerConfig, precision p: String, seed: Int, stage: String = "cell") -> String {
+        let scaling = t.lossScaling.applies(to: p) ? t.lossScaling.keyText : ""
+        return SHA256.hex(Data("\(stage)|\(sharedKeyText(t))|\(optimizerKeyText(o))|\(p)\(scaling)|seed=\(seed)".utf8))
+    }
+
+    static func trainingCells(_ t: TrainingSpec, _ optimizers: [OptimizerConfig]) -> ([PlannedCell], [String: (OptimizerConfig, Int)]) {
+        var cells = [PlannedCell]()
+        var refs = [String: (OptimizerConfig, Int)]()
+        for o in optimizers {
+            for seed in t.seeds {
+                if t.referenceSteps > 0 {
+                    refs[SHA256.hex(Data("ref|\(sharedKeyText(t))|\(optimizerKeyText(o))|seed=\(seed)".utf8))] = (o, seed)
+                }
+                for p in t.precisions {
+                    cells.append(PlannedCell(key: cellKey(t, o, precision: p, seed: seed), label: "\(o.label) | \(p) | seed \(seed)",
+                                             optimizer: o, precision: p, seed: seed, parameters: [:]))
+                }
+            }
+        }
+        return (cells, refs)
     }
 
     public func referenceKey(_ o: OptimizerConfig, seed: Int) -> String? {
@@ -65,6 +150,10 @@ public struct StudyPlan: Sendable {
     /// The cells of shard `index` (1-based) of `count`: every `count`-th cell of the key-sorted list
     /// (keys spread a grid's expensive corners over the shards; every job of an array runs one build).
     public func shard(_ index: Int, of count: Int) -> [PlannedCell] {
+        Self.shard(cells, index, of: count)
+    }
+
+    static func shard(_ cells: [PlannedCell], _ index: Int, of count: Int) -> [PlannedCell] {
         cells.sorted { $0.key < $1.key }.enumerated().filter { $0.offset % count == index - 1 }.map(\.element)
     }
 }

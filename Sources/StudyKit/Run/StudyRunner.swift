@@ -30,16 +30,34 @@ public struct StudyRunner: Sendable {
     public init(_ options: RunOptions) { self.options = options }
 
     /// Runs every cell of `plan` (or of the selected shard) and returns all results found in the cache
-    /// afterwards, keyed by cell key.
+    /// afterwards, keyed by cell key: the tuning stage's cells first (if the study has one), then, once
+    /// every tuning cell exists, the cells of the plan resolved by it. A shard whose tuning stage is not
+    /// complete yet (other shards still running) returns after its tuning cells; running the shards
+    /// again then runs the cells proper.
     public func run(_ plan: StudyPlan) throws -> [String: CellResult] {
         BLAS.ensureSingleThreaded()
         let cache = ResultCache(root: options.outputDirectory, study: plan.spec.name)
-        let cells = options.shard.map { plan.shard($0.0, of: $0.1) } ?? plan.cells
         let data: ProblemData? = try plan.spec.training.map { t throws(StudyError) in try ProblemData(t.problem, file: plan.spec.file) }
+        var all = [String: CellResult]()
+        var resolved = plan
+        if plan.awaitsTuning {
+            let selected = options.shard.map { StudyPlan.shard(plan.tuningCells, $0.0, of: $0.1) } ?? plan.tuningCells
+            all = try runCells(selected, of: plan, everything: plan.tuningCells, data: data, cache: cache, title: "tuning")
+            guard all.count == plan.tuningCells.count else { return all }
+            resolved = try plan.resolved(with: all)
+        }
+        let selected = options.shard.map { resolved.shard($0.0, of: $0.1) } ?? resolved.cells
+        all.merge(try runCells(selected, of: resolved, everything: resolved.cells, data: data, cache: cache, title: "cells")) { a, _ in a }
+        return all
+    }
 
-        // Phase 1: the MPFR references the selected cells need.
+    /// Runs `cells` of `plan` (with the MPFR references they need, first) and returns the results of
+    /// `everything` that exist afterwards, from this run or the cache.
+    func runCells(_ cells: [PlannedCell], of plan: StudyPlan, everything: [PlannedCell], data: ProblemData?, cache: ResultCache,
+                  title: String) throws -> [String: CellResult] {
+        // Phase 1: the MPFR references the selected cells need (tuning cells need none).
         var neededRefs = [String: (OptimizerConfig, Int)]()
-        for c in cells {
+        for c in cells where !c.tuning {
             if let o = c.optimizer, let k = plan.referenceKey(o, seed: c.seed) { neededRefs[k] = plan.references[k]! }
         }
         let refKeys = neededRefs
@@ -56,13 +74,14 @@ public struct StudyRunner: Sendable {
 
         // Phase 2: the cells.
         let pending = cells.filter { !options.useCache || cache.load(CellResult.self, kind: "cells", key: $0.key) == nil }
+        let byKey = Dictionary(pending.map { ($0.key, $0) }, uniquingKeysWith: { a, _ in a })
         let resultLock = Mutex<[String: CellResult]>([:])
-        try parallel(pending.map(\.key), title: "\(plan.spec.name): cells") { key in
-            let cell = pending.first { $0.key == key }!
+        try parallel(pending.map(\.key), title: "\(plan.spec.name): \(title)") { key in
+            let cell = byKey[key]!
             let result: CellResult
             if let t = plan.spec.training, let o = cell.optimizer {
                 var ref: ReferenceTrajectory? = nil
-                if let rk = plan.referenceKey(o, seed: cell.seed) {
+                if !cell.tuning, let rk = plan.referenceKey(o, seed: cell.seed) {
                     ref = memoryRefs[rk] ?? cache.load(ReferenceTrajectory.self, kind: "refs", key: rk)
                 }
                 let job = TrainingJob(spec: t, data: data!, optimizer: o, precision: cell.precision, seed: cell.seed, key: cell.key, reference: ref)
@@ -74,7 +93,7 @@ public struct StudyRunner: Sendable {
             resultLock.withLock { $0[key] = result }
         }
         var all = resultLock.withLock { $0 }
-        for c in plan.cells where all[c.key] == nil {
+        for c in everything where all[c.key] == nil {
             if let r = cache.load(CellResult.self, kind: "cells", key: c.key) { all[c.key] = r }
         }
         return all
@@ -83,15 +102,20 @@ public struct StudyRunner: Sendable {
     /// How many cells of `plan` are already cached (so a wall time can say whether it measured a full computation).
     public func cachedCellCount(_ plan: StudyPlan) -> Int {
         guard options.useCache else { return 0 }
-        let cache = ResultCache(root: options.outputDirectory, study: plan.spec.name)
-        return plan.cells.filter { cache.contains(kind: "cells", key: $0.key) }.count
+        guard plan.awaitsTuning else {
+            let cache = ResultCache(root: options.outputDirectory, study: plan.spec.name)
+            return plan.cells.filter { cache.contains(kind: "cells", key: $0.key) }.count
+        }
+        return (try? cached(plan).count) ?? 0
     }
 
     /// The cached results of every cell of `plan` (for `merge` after sharded runs); missing cells are absent.
     public func cached(_ plan: StudyPlan) throws -> [String: CellResult] {
         let cache = ResultCache(root: options.outputDirectory, study: plan.spec.name)
         var all = [String: CellResult]()
-        for c in plan.cells { if let r = cache.load(CellResult.self, kind: "cells", key: c.key) { all[c.key] = r } }
+        for c in plan.tuningCells { if let r = cache.load(CellResult.self, kind: "cells", key: c.key) { all[c.key] = r } }
+        let resolved = (try? plan.resolved(with: all)) ?? plan
+        for c in resolved.cells { if let r = cache.load(CellResult.self, kind: "cells", key: c.key) { all[c.key] = r } }
         return all
     }
 

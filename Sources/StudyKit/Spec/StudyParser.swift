@@ -43,6 +43,7 @@ public enum StudyParser {
         }
         try top.finish()
         if case .string(PrecisionRobustness.rule)? = spec.verdictRule["rule"] { _ = try PrecisionRobustness.parameters(spec) }
+        if case .string("some-beats-all")? = spec.verdictRule["rule"] { _ = try SomeBeatsAll.parameters(spec) }
         return spec
     }
 
@@ -123,16 +124,63 @@ public enum StudyParser {
             optimizers: try parseOptimizers(top.raw("optimizer"), file: file),
             referenceBits: 0, referenceSteps: 0,
             monitors: try t.stringArray("monitors", default: []))
-        try t.finish()
         var spec = training
+        spec.lossScaling = try parseLossScaling(&t, precisions: precisions, file: file)
+        try t.finish()
         var r = try TableReader(file: file, path: "reference", top.raw("reference"))
         spec.referenceBits = try r.int("bits", default: 256, range: 2...100_000)
         if !ReferenceCatalogue.bits.contains(spec.referenceBits) {
             throw StudyError(file: file, field: "reference.bits", value: "\(spec.referenceBits)",
-                             reason: "ready-made MPFR reference precisions are \(ReferenceCatalogue.bits.map(String.init).joined(separator: ", "))")
+                             reason: "ready-made reference precisions (53 = binary64, else MPFR bits) are \(ReferenceCatalogue.bits.map(String.init).joined(separator: ", "))")
         }
         spec.referenceSteps = try r.int("steps", default: 0, range: 0...steps)
+        spec.localErrorEvery = try r.int("local_error_every", default: 1, range: 1...max(1, steps))
         try r.finish()
+        if let tuning = top.raw("tuning") { spec.tuning = try parseTuning(tuning, optimizers: spec.optimizers, file: file) }
+        return spec
+    }
+
+    /// `loss_scaling = "dynamic"` with its initial scale, growth interval and the precisions it applies to.
+    static func parseLossScaling(_ t: inout TableReader, precisions: [String], file: String) throws(StudyError) -> LossScalingSpec {
+        guard try t.string("loss_scaling", default: "none", allowed: ["none", "dynamic"]) == "dynamic" else { return .none }
+        let scale = try t.double("loss_scale_initial", default: 65536, range: 1...16_777_216)
+        guard scale.significand == 1 else {
+            throw StudyError(file: file, field: "training.loss_scale_initial", value: NumberText.short(scale),
+                             reason: "must be a power of two, so that scaling and unscaling are exact outside over/underflow")
+        }
+        let applied = try t.stringArray("loss_scaling_precisions")
+        for (i, p) in applied.enumerated() where !precisions.contains(p) {
+            throw StudyError(file: file, field: "training.loss_scaling_precisions[\(i)]", value: "\"\(p)\"",
+                             reason: "not one of the study's precisions (\(precisions.joined(separator: ", ")))")
+        }
+        var spec = LossScalingSpec(dynamic: true, initialScale: scale,
+                                   growthInterval: try t.int("loss_scale_growth_interval", default: 100, range: 1...1_000_000), precisions: applied)
+        spec.unscale = LossScaling.UnscalePoint(rawValue: try t.string("loss_scale_unscale", default: "before-statistics",
+                                                                       allowed: LossScaling.UnscalePoint.allCases.map(\.rawValue)))!
+        return spec
+    }
+
+    /// `[tuning]`: which swept key is a tuning grid, the precision it is decided in, the score window.
+    static func parseTuning(_ value: ConfigValue, optimizers: [OptimizerConfig], file: String) throws(StudyError) -> TuningSpec {
+        var u = try TableReader(file: file, path: "tuning", value)
+        let parameter = try u.string("parameter")
+        let precision = try u.string("precision", default: "fp32")
+        guard PolicyCatalogue.entry(named: precision) != nil else {
+            throw StudyError(file: file, field: "tuning.precision", value: "\"\(precision)\"",
+                             reason: "unknown precision (known: \(PolicyCatalogue.names.joined(separator: ", ")))")
+        }
+        let spec = TuningSpec(parameter: parameter, precision: precision, window: try u.double("window", default: 0.1, range: 0.001...1))
+        try u.finish()
+        let groups = TuningStage.groups(optimizers, parameter: parameter)
+        guard groups.contains(where: { $0.candidates.count > 1 }) else {
+            throw StudyError(file: file, field: "tuning.parameter", value: "\"\(parameter)\"",
+                             reason: "no [[optimizer]] sweeps it, so there is nothing to tune (give it an array of candidates)")
+        }
+        var seen = Set<String>()
+        for g in groups where !seen.insert(g.label).inserted {
+            throw StudyError(file: file, field: "optimizer", value: "\"\(g.label)\"",
+                             reason: "two tuning groups share this label; give them distinct `label`s")
+        }
         return spec
     }
 

@@ -89,6 +89,34 @@ public struct TrainingSpec: Sendable, Hashable, Codable {
     /// Monitor names (or prefixes ending in `*`) to keep in the report; loss, accuracy, drift and the
     /// local error are always kept.
     public var monitors: [String]
+    /// Steps between one-step local errors within the reference's range (each costs one MPFR step
+    /// per cell, so a whole-trajectory reference samples them).
+    public var localErrorEvery: Int = 1
+    /// Dynamic loss scaling, for the precisions it names.
+    public var lossScaling: LossScalingSpec = .none
+    /// The tuning stage (`[tuning]`), if the study has one.
+    public var tuning: TuningSpec? = nil
+}
+
+/// Dynamic loss scaling as mixed-precision training does it (`[training] loss_scaling = "dynamic"`):
+/// the loss gradient is multiplied by S before the backward pass and divided out of the gradients;
+/// a non-finite gradient halves S and skips the step; `growthInterval` finite steps in a row double S.
+public struct LossScalingSpec: Sendable, Hashable, Codable {
+    public var dynamic: Bool
+    public var initialScale: Double
+    public var growthInterval: Int
+    /// The precisions trained with it (typically those with fp16 weights, whose range needs it).
+    public var precisions: [String]
+    /// Where S leaves the backward signals the curvature statistics see: before them (the usual
+    /// order), or after (KFAC's G formed from the scaled pass carries S², PAPER-CLAIMS R8).
+    public var unscale: LossScaling.UnscalePoint = .beforeStatistics
+
+    public static let none = LossScalingSpec(dynamic: false, initialScale: 1, growthInterval: 1, precisions: [])
+
+    public func applies(to precision: String) -> Bool { dynamic && precisions.contains(precision) }
+
+    /// Part of the key of a cell it applies to.
+    var keyText: String { "|dls=\(initialScale)/\(growthInterval)" + (unscale == .beforeStatistics ? "" : "/\(unscale.rawValue)") }
 }
 
 /// A parsed, validated study.

@@ -6,6 +6,10 @@ public struct MetricRecord: Codable, Sendable, Hashable {
     public var metric: String
     public var layer: Int
     public var value: Double
+
+    public init(step: Int, metric: String, layer: Int, value: Double) {
+        self.step = step; self.metric = metric; self.layer = layer; self.value = value
+    }
 }
 
 /// An event (failed Cholesky, non-finite value, reset, …) with where and when it happened.
@@ -53,6 +57,19 @@ public struct CellResult: Codable, Sendable, Hashable {
     public var roundedConstants: [String]
     /// The MPFR reference of the same configuration and seed (nil when the study runs none).
     public var reference: ReferenceOutcome?
+
+    /// The final training loss as the verdicts read it: the mean batch loss over the last `window`
+    /// fraction of the `steps` (at least one step), so that one noisy last batch does not decide a
+    /// comparison; nil if the cell diverged or a loss in the window is not finite.
+    public func finalWindowLoss(steps: Int, window: Double = 0.1) -> Double? {
+        guard divergenceStep == nil else { return nil }
+        let first = steps - max(1, Int((Double(steps) * window).rounded(.up))) + 1
+        let losses = series("loss").filter { $0.0 >= first }.map(\.1)
+        guard !losses.isEmpty, losses.allSatisfy(\.isFinite) else { return nil }
+        var sum = 0.0
+        for l in losses { sum += l }
+        return sum / Double(losses.count)
+    }
 
     /// Values of one network-wide metric by step.
     public func series(_ metric: String, layer: Int = -1) -> [(Int, Double)] {

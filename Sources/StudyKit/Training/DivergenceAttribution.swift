@@ -26,10 +26,10 @@ public struct DivergenceAttribution: Sendable, Hashable {
         guard let step = cell.divergenceStep else { return .init(cause: .finished, detail: "finished") }
         if let ref = cell.reference {
             if let s = ref.divergenceStep {
-                return .init(cause: .hyperparameter, detail: "diverged at step \(step); the MPFR-\(ref.bits) reference diverged too, at step \(s)")
+                return .init(cause: .hyperparameter, detail: "diverged at step \(step); the \(ReferenceCatalogue.name(bits: ref.bits)) reference diverged too, at step \(s)")
             }
             if ref.planned >= steps, ref.completed >= steps {
-                return .init(cause: .precision, detail: "diverged at step \(step); the MPFR-\(ref.bits) reference finished all \(steps) steps")
+                return .init(cause: .precision, detail: "diverged at step \(step); the \(ReferenceCatalogue.name(bits: ref.bits)) reference finished all \(steps) steps")
             }
         }
         if let c = control, c.key != cell.key {
@@ -38,7 +38,7 @@ public struct DivergenceAttribution: Sendable, Hashable {
             }
             return .init(cause: .precision, detail: "diverged at step \(step); the \(c.precision) control finished all \(c.stepsCompleted) steps")
         }
-        let covered = cell.reference.map { "the MPFR-\($0.bits) reference covers only \($0.completed) of \(steps) steps" } ?? "no control was run"
+        let covered = cell.reference.map { "the \(ReferenceCatalogue.name(bits: $0.bits)) reference covers only \($0.completed) of \(steps) steps" } ?? "no control was run"
         return .init(cause: .uncontrolled, detail: "diverged at step \(step); \(covered)")
     }
 }

@@ -10,7 +10,7 @@
 ///    control of the same configuration and seed did not diverge (``DivergenceAttribution``); a control
 ///    that diverged too is a hyperparameter failure; a divergence without a control leaves the judgement
 ///    undecided.
-/// 3. **Intervals.** The final-loss change is paired by seed, relative to the baseline's median,
+/// 3. **Intervals.** The final loss (mean over the last 10% of steps) change is paired by seed, relative to the baseline's median,
 ///    r_s = (L_low,s − L_base,s) / median(L_base), and its median gets a 95% percentile-bootstrap
 ///    interval (``Bootstrap``). The margin is the baseline's own spread: its interquartile range over
 ///    seeds relative to its median. *Degraded*: a precision-caused divergence, or the whole interval
@@ -113,17 +113,18 @@ public enum PrecisionRobustness {
             return j
         }
         // Paired by seed, over seeds where both the low and the baseline cell finished.
-        let finishedBase = base.filter { $0.divergenceStep == nil && $0.finalLoss.isFinite }
-        let baseByseed = Dictionary(finishedBase.map { ($0.seed, $0.finalLoss) }, uniquingKeysWith: { a, _ in a })
-        let baseSample = Sample(finishedBase.map(\.finalLoss))
+        // The final loss is the mean over the last 10% of steps (``CellResult/finalWindowLoss``).
+        let baseFinals = base.compactMap { c in c.finalWindowLoss(steps: steps).map { (c.seed, $0) } }
+        let baseByseed = Dictionary(baseFinals, uniquingKeysWith: { a, _ in a })
+        let baseSample = Sample(baseFinals.map(\.1))
         guard let m = baseSample.median, m > 0, let q = baseSample.quartiles else {
             j.outcome = .notJudged; j.reason = "no finished \(p.baseline) cell to compare with"
             return j
         }
         j.margin = (q.upper - q.lower) / m
         let pairs = low.compactMap { c -> Double? in
-            guard c.divergenceStep == nil, let b = baseByseed[c.seed] else { return nil }
-            return (c.finalLoss - b) / m
+            guard let l = c.finalWindowLoss(steps: steps), let b = baseByseed[c.seed] else { return nil }
+            return (l - b) / m
         }
         j.relativeChange = Bootstrap.median(pairs)
         let precisionFailures = causes[.precision] ?? 0, uncontrolled = causes[.uncontrolled] ?? 0

@@ -40,37 +40,49 @@ enum TrainingFindings {
                                     .map { MarkdownTable.Column($0) }, rows: rows)
         sections.append("## Summary over seeds (median [q1, q3])\n\n" + (try table.rendered()))
         sections.append("""
-            Drift is ‖θ − θ_ref‖/‖θ_ref‖ against the MPFR-\(t.referenceBits) run of the same optimizer, seed, data and \
-            initialisation, over its first \(t.referenceSteps) steps. The local error is the one-step error \
+            Drift is ‖θ − θ_ref‖/‖θ_ref‖ against the \(ReferenceCatalogue.name(bits: t.referenceBits)) run of the same optimizer, seed, data and \
+            initialisation, over \(t.referenceSteps == t.steps ? "the whole trajectory" : "its first \(t.referenceSteps) steps"). The local error is the one-step error \
             ‖Δθ̂ − Δθ‖/‖Δθ‖ of the whole step: Δθ̂ is the cell's update at step t, Δθ the update that the same optimizer \
-            configuration takes in MPFR-\(t.referenceBits) from the *same* point — the cell's weights and its complete \
+            configuration takes in \(ReferenceCatalogue.name(bits: t.referenceBits)) from the *same* point — the cell's weights and its complete \
             optimizer state (moments, statistics, factors, inverses and roots, counters), imported exactly — on the same \
             batch. It is the error committed by one low-precision step (gradient, preconditioner and update together), \
             separated from the error accumulated along the trajectory; it includes the rounding of the updated weights to \
             their format, about u·‖θ‖/‖Δθ‖, which dominates when steps are small against the weights. The local gradient \
-            error ‖∇̂ − ∇‖/‖∇‖, with ∇ computed in MPFR at the cell's weights on the same batch, isolates the gradient \
+            error ‖∇̂ − ∇‖/‖∇‖, with ∇ computed in the reference precision at the cell's weights on the same batch, isolates the gradient \
             computation. Both are recorded for the first \(t.referenceSteps) steps; each cell contributes its median over \
             those steps (NaN excluded). A reference step that fails or is non-finite gives NaN and a \
             `\(LocalReference.failureEvent)` event.
 
             A divergence is attributed to the precision only if the control of the same configuration and seed did not \
-            diverge: the MPFR reference when it runs all \(t.steps) steps (here it runs \(t.referenceSteps)), else the \
+            diverge: the \(ReferenceCatalogue.name(bits: t.referenceBits)) reference when it runs all \(t.steps) steps (here it runs \(t.referenceSteps)), else the \
             \(controlPrecision.map { "`\($0)`" } ?? "control precision (none in this study)") cell. A control that diverged \
             too makes it a hyperparameter (learning-rate or damping) failure; without a control it is uncontrolled. The \
             activity is the largest departure ‖P − τI‖_F/‖P‖_F (τ = tr P/n) of any preconditioner factor over the run, \
             median over seeds: 0 is a scaled identity, i.e. SGD; "–" for a method without a preconditioner.
             """)
+        sections.append(FactorRank.section(t, try ProblemData(t.problem, file: spec.file)))
         if case .string(PrecisionRobustness.rule)? = spec.verdictRule["rule"] {
             let judgements = try PrecisionRobustness.judgements(spec, results)
             sections.append("## Judgements (paired by seed against the baseline, 95% bootstrap intervals)\n\n" + (try PrecisionRobustness.table(judgements)))
+            sections.append(try PrecisionMechanism.section(spec, results, judgements))
+        }
+
+        // The head-to-head view: ranking with intervals and the summary figure (first among the plots).
+        var plots = [(name: String, svg: String)]()
+        if t.precisions.count > 1 {
+            let summary = PrecisionSummary.rows(spec, results)
+            sections.append(try PrecisionSummary.section(spec, summary))
+            plots.append(("summary.svg", PrecisionSummary.figure(spec, summary)))
         }
 
         // Plots: loss, drift and local error vs step per precision (median over seeds with the interquartile band).
-        var plots = [(name: String, svg: String)]()
         for p in t.precisions {
             let slug = p.replacingOccurrences(of: "/", with: "_").replacingOccurrences(of: "+", with: "-")
-            for (metric, logY, title) in [("loss", true, "training loss"), ("drift", true, "drift from MPFR"),
-                                          ("local_error", true, "one-step local error against MPFR")] {
+            let ref = ReferenceCatalogue.name(bits: t.referenceBits)
+            var metrics = [("loss", true, "training loss"), ("drift", true, "drift from \(ref)"),
+                           ("local_error", true, "one-step local error against \(ref)"), ("departure", false, "preconditioner departure ‖P − τI‖/‖P‖ (max over layers)")]
+            if t.lossScaling.applies(to: p) { metrics.append(("loss_scale", true, "dynamic loss scale S")) }
+            for (metric, logY, title) in metrics {
                 var series = [PlotSeries]()
                 for (i, o) in labels.enumerated() {
                     let g = groups["\(o)\u{1}\(p)"] ?? []
@@ -165,26 +177,28 @@ enum TrainingFindings {
             }
             return Verdict(reproduced: unstableOK && stableOK, evidence: evidence.joined(separator: "; ") + ".")
         case "some-beats-all":
-            let precision = strings("precision")
-            func medians(_ methods: [String]) -> [(String, Double)] {
-                let c = cells(methods, precision)
-                return Set(c.map(\.optimizer)).sorted().map { label in
-                    (label, Sample(c.filter { $0.optimizer == label }.map(\.finalLoss)).median ?? .nan)
-                }
-            }
-            let cand = medians(strings("candidates")), base = medians(strings("baselines"))
-            guard let bestBase = base.map(\.1).filter(\.isFinite).min(), !cand.isEmpty else {
-                return Verdict(reproduced: nil, evidence: "missing candidate or baseline cells")
-            }
-            let winners = cand.filter { $0.1 < bestBase }
-            return Verdict(reproduced: !winners.isEmpty, evidence: "best baseline median final loss \(Fmt.sig(bestBase)); candidates below it: " +
-                           (winners.isEmpty ? "none" : winners.map { "\($0.0) (\(Fmt.sig($0.1)))" }.joined(separator: ", ")) + ".")
+            return try SomeBeatsAll.verdict(spec, results)
         case "converges-across-grid":
+            // Sensitivity to the divergence threshold: a cell whose loss peaked within a factor 2 of it
+            // without crossing is *marginal*; if counting the marginal cells as diverged would flip the
+            // verdict, the data do not decide it.
             let precision = strings("precision")
+            let t = spec.training!
+            func peak(_ r: CellResult) -> Double {
+                let losses = r.series("loss").map(\.1)
+                guard let first = losses.first, first > 0 else { return .nan }
+                return losses.contains { !$0.isFinite } ? .infinity : losses.max()! / first
+            }
+            func marginal(_ r: CellResult) -> Bool { !failed(r) && peak(r) >= t.divergenceFactor / 2 }
             let conv = cells(strings("converges"), precision), div = cells(strings("diverges"), precision)
             let convFailed = conv.filter(failed).count, divFailed = div.filter(failed).count
-            return Verdict(reproduced: convFailed == 0 && divFailed > 0,
-                           evidence: "\(strings("converges").joined(separator: "/")): \(convFailed) of \(conv.count) cells diverged or failed; \(strings("diverges").joined(separator: "/")): \(divFailed) of \(div.count).")
+            let convMarginal = conv.filter(marginal).count, divMarginal = div.filter(marginal).count
+            let strict = convFailed == 0 && divFailed > 0
+            let lenient = convFailed + convMarginal == 0 && divFailed + divMarginal > 0
+            let worstConv = conv.filter { !failed($0) }.map(peak).max()
+            var evidence = "\(strings("converges").joined(separator: "/")): \(convFailed) of \(conv.count) cells diverged or failed, \(convMarginal) marginal (peak loss ≥ \(Fmt.sig(t.divergenceFactor / 2))× the first without crossing \(Fmt.sig(t.divergenceFactor))×)\(worstConv.map { "; largest peak of a finished cell \(Fmt.sig($0))×" } ?? ""); \(strings("diverges").joined(separator: "/")): \(divFailed) of \(div.count) diverged or failed, \(divMarginal) marginal"
+            if strict != lenient { evidence += "; the verdict depends on where the divergence threshold is drawn, so it is undecided" }
+            return Verdict(reproduced: strict == lenient ? strict : nil, evidence: evidence + ".")
         default:
             return Verdict(reproduced: nil, evidence: "unknown verdict rule \"\(rule)\"")
         }

@@ -80,10 +80,16 @@ struct TrainingVisitor: PolicyVisitor {
             ReferenceOutcome(bits: $0.bits, planned: spec.referenceSteps, completed: $0.weights.count, divergenceStep: $0.divergenceStep)
         }
         evaluate(0)
+        // Dynamic loss scaling (when the study applies it to this precision): a skipped step does not
+        // reach the optimizer, so the optimizer counts its own steps (`optimizerStep`), as AMP does.
+        let scaling = spec.lossScaling.applies(to: job.precision)
+        var scaler = DynamicLossScaler(initialScale: spec.lossScaling.initialScale, growthInterval: spec.lossScaling.growthInterval)
+        var optimizerStep = 0
         for t in 1...spec.steps {
             let indices = schedule.indices(step: t)
             let batch = Batch<W>(job.data.train, indices: indices)
-            let backward = try net.backward(batch.inputs, targets: batch.targets)
+            let lossScaling = scaling ? LossScaling(scale: scaler.scale, unscale: spec.lossScaling.unscale) : .none
+            let backward = try net.backward(batch.inputs, targets: batch.targets, lossScaling: lossScaling)
             let loss = backward.loss.doubleValue
             if t == 1 { initialLoss = loss }
             record(t, "loss", -1, loss)
@@ -94,10 +100,27 @@ struct TrainingVisitor: PolicyVisitor {
             }
             // One-step local errors: the reference step from the *same* low-precision weights and
             // optimizer state on the same batch, taken before the low-precision step changes them.
+            var skip = false
+            if scaling {
+                // Finite gradients and exposed statistics, or the step is skipped and S halved.
+                let finite = backward.layers.allSatisfy { $0.gradient.isFinite && $0.outputGradients.isFinite }
+                let before = scaler.scale
+                skip = !scaler.update(gradientsFinite: finite)
+                record(t, "loss_scale", -1, before)
+                if skip {
+                    result.events.append(EventRecord(step: t, layer: -1, kind: "loss-scale-backoff",
+                                                     detail: "S \(NumberText.short(before)) → \(NumberText.short(scaler.scale))", value: scaler.scale))
+                    result.events.append(EventRecord(step: t, layer: -1, kind: "skipped-step", detail: "non-finite scaled gradient", value: before))
+                } else if scaler.scale > before {
+                    result.events.append(EventRecord(step: t, layer: -1, kind: "loss-scale-growth",
+                                                     detail: "S \(NumberText.short(before)) → \(NumberText.short(scaler.scale))", value: scaler.scale))
+                }
+            }
             var local: (before: [Double], reference: LocalReference)? = nil
-            if job.localError, let ref = job.reference, t <= ref.weights.count + 1, t <= spec.referenceSteps {
+            if job.localError, !skip, let ref = job.reference, t <= ref.weights.count + 1, t <= spec.referenceSteps,
+               (t - 1) % spec.localErrorEvery == 0 {
                 let before = net.weights.map { $0.converted(to: Double.self) }
-                let reference = referenceStep(bits: ref.bits, weights: before, state: optimizer.exportState(), indices: indices, step: t)
+                let reference = referenceStep(bits: ref.bits, weights: before, state: optimizer.exportState(), indices: indices, step: optimizerStep + 1)
                 let low = backward.layers.flatMap { $0.gradient.elements.map(\.doubleValue) }
                 record(t, "local_gradient_error", -1, reference.gradient.map { relativeDistance(low, $0) } ?? .nan)
                 local = (before.flatMap(\.elements), reference)
@@ -106,10 +129,19 @@ struct TrainingVisitor: PolicyVisitor {
             if t > 1, loss > spec.divergenceFactor * initialLoss {
                 diverge(t, "loss \(NumberText.short(loss)) above \(NumberText.short(spec.divergenceFactor))× the initial \(NumberText.short(initialLoss))"); break
             }
+            if skip {
+                result.stepsCompleted = t
+                if let ref = job.reference, t <= ref.weights.count {
+                    record(t, "drift", -1, relativeDistance(net.weights.flatMap { $0.elements.map(\.doubleValue) }, ref.weights[t - 1]))
+                }
+                if t % spec.evaluateEvery == 0 || t == spec.steps { evaluate(t) }
+                continue
+            }
+            optimizerStep += 1
             let report: StepReport
             let curvature = optimizer.needsCurvature
                 ? CurvatureAccess(network: job.data.network, accumulation: accumulation, inputs: batch.inputs, targets: batch.targets) : nil
-            do { report = try optimizer.step(weights: &net.weights, layers: backward.layers, step: t, loss: loss, curvature: curvature) } catch {
+            do { report = try optimizer.step(weights: &net.weights, layers: backward.layers, step: optimizerStep, loss: loss, curvature: curvature) } catch {
                 throw StudyError(file: job.spec.problem.dataset, field: "optimizer", value: job.optimizer.label, reason: "\(error)")
             }
             result.stepsCompleted = t
@@ -138,7 +170,8 @@ struct TrainingVisitor: PolicyVisitor {
                 }
             }
             for e in report.events {
-                result.events.append(EventRecord(step: e.step, layer: e.layer, kind: e.kind.rawValue, detail: e.detail, value: e.value))
+                // On the training-step axis (they differ once a loss-scaled step was skipped).
+                result.events.append(EventRecord(step: e.step + t - optimizerStep, layer: e.layer, kind: e.kind.rawValue, detail: e.detail, value: e.value))
             }
             if let ref = job.reference, t <= ref.weights.count {
                 let theta = net.weights.flatMap { $0.elements.map(\.doubleValue) }
@@ -164,7 +197,7 @@ struct TrainingVisitor: PolicyVisitor {
                 try ReferenceCatalogue.visit(bits: bits, visitor)
             }
         } catch {
-            return LocalReference(gradient: nil, delta: nil, failure: "reference at MPFR-\(bits): \(error)")
+            return LocalReference(gradient: nil, delta: nil, failure: "reference at \(ReferenceCatalogue.name(bits: bits)): \(error)")
         }
     }
 }

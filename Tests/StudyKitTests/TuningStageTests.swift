@@ -1,0 +1,197 @@
+import Foundation
+import Testing
+import StudyKit
+
+/// A study whose learning rates are a tuning grid: KFAC over two dampings, AdamW at one setting.
+let tuningStudy = tinyStudy
+    .replacingOccurrences(of: "seeds = [1, 2]", with: "seeds = [1, 2, 3]")
+    .replacingOccurrences(of: """
+        method = "kfac"
+        learning_rate = 0.05
+        """, with: """
+        method = "kfac"
+        learning_rate = [0.1, 0.01]
+        damping = [0.001, 0.1]
+        """)
+    .replacingOccurrences(of: """
+        method = "adamw"
+        learning_rate = 0.01
+        """, with: """
+        method = "adamw"
+        learning_rate = [0.01, 0.001]
+        """)
+    + "\n[tuning]\nparameter = \"learning_rate\"\nprecision = \"fp32\"\nwindow = 0.5\n"
+
+/// A finished (or diverged) tuning cell whose training loss is `loss` at every step.
+func tuningCell(_ cell: PlannedCell, loss: Double, diverged: Int? = nil, steps: Int = 6) throws -> CellResult {
+    let o = cell.optimizer!
+    let last = diverged.map { $0 - 1 } ?? steps
+    let object: [String: Any] = [
+        "key": cell.key, "optimizer": o.label, "method": o.method, "precision": cell.precision, "seed": cell.seed,
+        "parameters": o.parameters.mapValues(\.description), "events": [[String: Any]](),
+        "records": (1...max(1, last)).map { ["step": $0, "metric": "loss", "layer": -1, "value": loss] },
+        "stepsCompleted": last, "finalLoss": loss, "finalTestLoss": loss, "finalTestAccuracy": 0.5, "roundedConstants": [String](),
+    ].merging(diverged.map { ["divergenceStep": $0, "divergenceReason": "constructed"] } ?? [:]) { a, _ in a }
+    return try JSONDecoder().decode(CellResult.self, from: JSONSerialization.data(withJSONObject: object))
+}
+
+@Suite struct TuningStageTests {
+    static func plan(_ text: String = tuningStudy) throws -> StudyPlan {
+        try StudyPlan(try StudyParser.parse(text, file: "tune.toml", quick: false))
+    }
+
+    @Test func candidatesDifferingOnlyInTheTunedKeyFormOneGroup() throws {
+        let plan = try Self.plan()
+        #expect(plan.tuningGroups.map(\.label) == ["kfac damping=0.001", "kfac damping=0.1", "adamw"])
+        #expect(plan.tuningGroups.map(\.candidates.count) == [2, 2, 2])
+        #expect(plan.tuningCells.count == 6 * 3)
+        #expect(plan.tuningCells.allSatisfy { $0.tuning && $0.precision == "fp32" })
+        #expect(plan.awaitsTuning && plan.cells.isEmpty && plan.references.isEmpty)
+        #expect(plan.plannedCellCount == 3 * 3 * 2)   // groups × seeds × precisions
+    }
+
+    /// lr 0.1 has the lowest losses but diverges in one seed, so 0.01 wins for KFAC; AdamW's two
+    /// candidates tie exactly, so the smaller rate wins. The resolved plan runs only the chosen ones.
+    @Test func theRuleExcludesDivergingCandidatesAndBreaksTiesToTheSmallerValue() throws {
+        let plan = try Self.plan()
+        var results = [String: CellResult]()
+        for c in plan.tuningCells {
+            let lr = c.optimizer!.parameters["learning_rate"]!.description
+            let loss = c.optimizer!.method == "adamw" ? 0.7 : (lr == "0.1" ? 0.2 : 0.4 + 0.01 * Double(c.seed))
+            let diverged = c.optimizer!.method == "kfac" && lr == "0.1" && c.seed == 2 ? 4 : nil
+            results[c.key] = try tuningCell(c, loss: loss, diverged: diverged)
+        }
+        let resolved = try plan.resolved(with: results)
+        #expect(!resolved.awaitsTuning)
+        #expect(resolved.tuningChoices.map(\.chosen) == ["0.01", "0.01", "0.001"])
+        #expect(resolved.tuningChoices[0].scores.map(\.divergedSeeds) == [1, 0])
+        #expect(resolved.tuningChoices[0].scores[1].medianScore == 0.42)
+        #expect(resolved.tuningChoices.allSatisfy { $0.caveat == nil })
+        let configs = resolved.spec.training!.optimizers
+        #expect(configs.map(\.label) == ["kfac damping=0.001", "kfac damping=0.1", "adamw"])
+        #expect(configs.map { $0.parameters["learning_rate"]!.description } == ["0.01", "0.01", "0.001"])
+        #expect(resolved.cells.count == 3 * 3 * 2)
+        #expect(Set(resolved.cells.compactMap(\.optimizer)) == Set(configs))
+        #expect(resolved.references.count == 3 * 3)
+        // The chosen fp32 cells are new cells (with the MPFR shadow), not the tuning cells.
+        #expect(Set(resolved.cells.map(\.key)).isDisjoint(with: plan.tuningCells.map(\.key)))
+    }
+
+    @Test func whenEveryCandidateDivergesTheLeastUnstableIsKeptWithACaveat() throws {
+        let plan = try Self.plan()
+        var results = [String: CellResult]()
+        for c in plan.tuningCells {
+            let lr = c.optimizer!.parameters["learning_rate"]!.description
+            // 0.1 diverges in every seed, the smaller rate in one seed only.
+            let diverged = lr == "0.1" || c.seed == 1 ? 3 : nil
+            results[c.key] = try tuningCell(c, loss: 0.5, diverged: diverged)
+        }
+        let resolved = try plan.resolved(with: results)
+        #expect(resolved.tuningChoices[0].chosen == "0.01")
+        #expect(resolved.tuningChoices[0].caveat?.contains("1 of 3 seeds") == true)
+    }
+
+    @Test func anIncompleteTuningStageCannotBeResolved() throws {
+        let plan = try Self.plan()
+        var results = [String: CellResult]()
+        for c in plan.tuningCells.dropLast() { results[c.key] = try tuningCell(c, loss: 0.5) }
+        #expect { try plan.resolved(with: results) } throws: { ($0 as? StudyError)?.field == "tuning" }
+    }
+
+    @Test func aBadTuningTableNamesTheField() throws {
+        func field(_ text: String) -> String? {
+            do { _ = try StudyParser.parse(text, file: "t.toml", quick: false); return nil } catch { return error.field }
+        }
+        #expect(field(tuningStudy.replacingOccurrences(of: "parameter = \"learning_rate\"", with: "parameter = \"momentum\"")) == "tuning.parameter")
+        #expect(field(tuningStudy.replacingOccurrences(of: "precision = \"fp32\"\nwindow", with: "precision = \"fp31\"\nwindow")) == "tuning.precision")
+        #expect(field(tuningStudy.replacingOccurrences(of: "window = 0.5", with: "window = 2")) == "tuning.window")
+        #expect(field(tuningStudy.replacingOccurrences(of: "window = 0.5", with: "window = 0.5\nrule = \"x\"")) == "tuning.rule")
+    }
+
+    /// The whole path: tuning cells, resolution, the cells proper, the report's tuning section and
+    /// `tuning.csv`, the manifest's record of the choice — the same bits from a sharded run.
+    @Test func aTunedStudyRunsReportsAndShards() throws {
+        let text = tuningStudy.replacingOccurrences(of: "seeds = [1, 2, 3]", with: "seeds = [1, 2]")
+        let whole = temporaryDirectory("tune-whole"), sharded = temporaryDirectory("tune-sharded")
+        defer { try? FileManager.default.removeItem(atPath: whole); try? FileManager.default.removeItem(atPath: sharded) }
+        let expected = try runStudy(text, name: "tune", out: whole, jobs: 2)
+        #expect(expected["tuning.csv"] != nil && expected["plots/summary.svg"] != nil)
+        let readme = try String(contentsOfFile: "\(whole)/tune/README.md", encoding: .utf8)
+        #expect(readme.contains("## Tuning stage") && readme.contains("## Ranking per precision"))
+        let manifest = try JSONParser.parse(bytes: try AtomicFile.read("\(whole)/tune/manifest.json"))
+        #expect(manifest["tuning"]?.arrayValue?.count == 3)
+        // Two shards: the first pass runs the tuning cells (and, once all exist, the cells proper).
+        for pass in 0..<2 { for i in 1...2 { _ = try runStudy(text, name: "tune", out: sharded, jobs: 1, shard: (i, 2)); _ = pass } }
+        let spec = try StudyParser.parse(text, file: "tune.toml", quick: false)
+        let cached = try StudyRunner(RunOptions(outputDirectory: sharded, jobs: 1, quick: false, progress: false)).cached(try StudyPlan(spec))
+        _ = try ReportWriter.write(try StudyPlan(spec), results: cached, quick: false, to: sharded)
+        let shardedManifest = try JSONParser.parse(bytes: try AtomicFile.read("\(sharded)/tune/manifest.json"))
+        #expect(shardedManifest["files"]!.objectValue!.mapValues { $0.stringValue! } == expected)
+    }
+}
+
+@Suite struct DynamicLossScalingTests {
+    static let study = tinyStudy
+        .replacingOccurrences(of: "steps = 6", with: "steps = 12")
+        .replacingOccurrences(of: "precisions = [\"fp32\", \"bf16\"]", with: """
+            precisions = ["fp32", "fp16"]
+            loss_scaling = "dynamic"
+            loss_scale_initial = 262144
+            loss_scale_growth_interval = 1000
+            loss_scaling_precisions = ["fp16"]
+            """)
+
+    /// S = 2¹⁸ overflows fp16's scaled output gradients (|ĝ|·S > 65504) at once: the step is skipped
+    /// and S halved until the scaled backward pass is finite, after which the steps are applied.
+    @Test func anOverflowingScaleBacksOffAndSkipsSteps() throws {
+        let plan = try StudyPlan(try StudyParser.parse(Self.study, file: "dls.toml", quick: false))
+        let out = temporaryDirectory("dls")
+        defer { try? FileManager.default.removeItem(atPath: out) }
+        let results = try StudyRunner(RunOptions(outputDirectory: out, jobs: 2, quick: false, progress: false)).run(plan)
+        for c in plan.cells {
+            let r = try #require(results[c.key])
+            let scales = r.series("loss_scale").map(\.1)
+            let skipped = r.events.filter { $0.kind == "skipped-step" }.map(\.step)
+            if c.precision == "fp32" {
+                #expect(scales.isEmpty && skipped.isEmpty)
+                continue
+            }
+            #expect(r.divergenceStep == nil && r.stepsCompleted == 12)
+            #expect(skipped.first == 1)
+            #expect(skipped == Array(1...skipped.count))                     // consecutive from the start, then none
+            #expect(skipped.count < 12)
+            #expect(r.events.filter { $0.kind == "loss-scale-backoff" }.count == skipped.count)
+            // S halves at each skipped step and holds after (growth interval 1000).
+            let expected = (0..<12).map { 262144 / Double(1 << min($0, skipped.count)) }
+            #expect(scales == expected)
+        }
+    }
+
+    @Test func badLossScalingNamesTheField() throws {
+        func field(_ text: String) -> String? {
+            do { _ = try StudyParser.parse(text, file: "t.toml", quick: false); return nil } catch { return error.field }
+        }
+        #expect(field(Self.study.replacingOccurrences(of: "262144", with: "100000")) == "training.loss_scale_initial")
+        #expect(field(Self.study.replacingOccurrences(of: "loss_scaling_precisions = [\"fp16\"]", with: "loss_scaling_precisions = [\"bf16\"]"))
+                == "training.loss_scaling_precisions[0]")
+        #expect(field(Self.study.replacingOccurrences(of: "loss_scaling = \"dynamic\"", with: "loss_scaling = \"static\"")) == "training.loss_scaling")
+    }
+}
+
+@Suite struct SVGGridTests {
+    @Test func cellsAreShadedLabelledAndMissingValuesHatched() throws {
+        let panel = SVGGrid.Panel(title: "drift", values: [[1e-7, 1], [.nan, 1e-3]], labels: [["1e-07", "1"], ["–", "0.001"]],
+                                  light: 1e-7, dark: 1, logScale: true, hue: 210)
+        let grid = SVGGrid(title: "t", rows: ["kfac", "singd"], columns: ["fp32", "bf16"], panels: [panel, panel], note: "n")
+        let svg = grid.render()
+        #expect(svg == grid.render())
+        let doc = try #require(ElementCollector.parse(svg))
+        let cells = doc.elements.filter { $0.name == "rect" && $0.attributes["stroke"] == "#ffffff" }
+        #expect(cells.count == 2 * 2 * 2)
+        #expect(cells.filter { $0.attributes["fill"] == "url(#no-value)" }.count == 2)
+        #expect(cells.contains { $0.attributes["fill"] == "hsl(210, 70%, 96.0%)" })   // the light end
+        #expect(cells.contains { $0.attributes["fill"] == "hsl(210, 70%, 34.0%)" })   // the dark end
+        #expect(cells.contains { $0.attributes["fill"] == "hsl(210, 70%, 61.2%)" })   // 1e-3 is 4/7 of the way
+        #expect(doc.text.contains("0.001") && doc.text.contains("singd"))
+    }
+}
