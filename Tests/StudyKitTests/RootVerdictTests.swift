@@ -12,7 +12,11 @@ import StudyKit
 
     /// A cell of `plan` carrying `records` and `events`, decoded through the cache format.
     static func cell(_ c: PlannedCell, _ records: Records, events: [(String, String)] = []) throws -> CellResult {
-        func json(_ x: Double) -> Any { x.isNaN ? "nan" : (x == .infinity ? "inf" : (x == -.infinity ? "-inf" : x)) }
+        func json(_ x: Double) -> Any {
+            if x.isNaN { return "nan" }
+            if x.isInfinite { return x > 0 ? "inf" : "-inf" }
+            return x
+        }
         let object: [String: Any] = [
             "key": c.key, "optimizer": c.label, "method": "", "precision": c.precision, "seed": c.seed, "parameters": c.parameters,
             "records": records.map { ["step": $0.step, "metric": $0.metric, "layer": -1, "value": json($0.value)] },
