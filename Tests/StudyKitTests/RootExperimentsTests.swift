@@ -280,8 +280,8 @@ import StudyKit
         ("r6-shampoo-roots", "[experiment]\n", "[experiment]\nbogus_key = 1\n", "experiment.bogus_key"),
         ("r5-jorge-series", "[experiment]\n", "[experiment]\nbogus_key = 1\n", "experiment.bogus_key"),
         ("r3-cholesky-breakdown", "formats = [\"fp64\"", "formats = [\"fp65\"", "experiment.formats[0]"),
-        ("r3-cholesky-breakdown", "conditions = [1e1, 3e1", "conditions = [3e1, 1e1", "experiment.conditions"),
-        ("r3-cholesky-breakdown", "bisection_steps = 8", "bisection_steps = -1", "experiment.bisection_steps"),
+        ("r3-cholesky-breakdown", "conditions = [1e1, 1e2", "conditions = [1e2, 1e1", "experiment.conditions"),
+        ("r3-cholesky-breakdown", "bisection_steps = 9", "bisection_steps = -1", "experiment.bisection_steps"),
         ("r3-cholesky-breakdown", "shift_spreads = [0.0, 4.0]", "shift_spreads = [-1.0]", "experiment.shift_spreads"),
         ("r3-cholesky-breakdown", "slope_band = [-1.25, -0.75]", "slope_band = [-0.75, -1.25]", "experiment.slope_band"),
     ]
