@@ -34,7 +34,6 @@ enum JorgeSeries: Experiment {
         var rules: [String]
         var beta2: [Double]
         var epsilon: Double
-        var correlationThreshold: Double
         var slopeBand: [Double]
     }
 
@@ -51,7 +50,6 @@ enum JorgeSeries: Experiment {
         let rules = try p.stringArray("rules", allowed: knownRules)
         let out = Parameters(streams: streams, precisions: precisions, rules: rules,
                              beta2: try p.doubleArray("beta2", range: 0.5...0.999999), epsilon: try p.double("epsilon", range: 1e-8...1e8),
-                             correlationThreshold: try p.double("correlation_threshold", range: -1...1),
                              slopeBand: try p.band("slope_band", range: 0...10))
         try p.finish()
         return out

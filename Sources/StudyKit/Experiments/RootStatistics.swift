@@ -290,3 +290,62 @@ struct StreamParameters {
         return out
     }
 }
+
+/// Three-way judgements shared by the R3, R5 and R6 verdicts (issue 13: a difference inside the
+/// intervals is *undecided*, never "not reproduced").
+enum Judgement {
+    /// An interval for an exponent against the band a scaling law allows (an equivalence test):
+    /// `true` when the whole interval lies inside the band, `false` when it lies wholly outside,
+    /// `nil` (undecided) when it straddles an edge or is not finite.
+    static func inside(_ ci: ConfidenceInterval, band: ClosedRange<Double>) -> Bool? {
+        guard ci.lower.isFinite, ci.upper.isFinite else { return nil }
+        if ci.lower >= band.lowerBound && ci.upper <= band.upperBound { return true }
+        if ci.upper < band.lowerBound || ci.lower > band.upperBound { return false }
+        return nil
+    }
+
+    /// A difference interval whose predicted sign is `expected`: `true` when the interval says so,
+    /// `false` when it says the opposite, `nil` when it contains 0.
+    static func sign(_ ci: ConfidenceInterval, expected: Comparison) -> Bool? {
+        let c = Comparison(ci)
+        if c == .undecided || !ci.lower.isFinite && !ci.upper.isFinite { return nil }
+        return c == expected
+    }
+
+    /// The conjunction of parts: `false` if any part is `false`, `true` if all are `true`, else `nil`.
+    static func all(_ parts: [Bool?]) -> Bool? {
+        if parts.contains(where: { $0 == false }) { return false }
+        return parts.isEmpty || parts.contains(where: { $0 == nil }) ? nil : true
+    }
+
+    /// The verdict word for a part, as the reports print it.
+    static func word(_ b: Bool?) -> String { b == true ? "reproduced" : (b == false ? "not reproduced" : "undecided") }
+}
+
+/// A percentile-bootstrap interval for a statistic of clustered data (Efron & Tibshirani §13.3 with
+/// whole clusters resampled, as in Davison & Hinkley, *Bootstrap Methods*, §3.8): the points of one
+/// cluster (one seed's trajectory, one trial's matrix family) are correlated, so the clusters, not the
+/// points, are the independent units. `statistic` receives the cluster indices of one resample (with
+/// repetitions) and returns nil when the statistic is undefined for it (those resamples are left out
+/// and counted in the result). Deterministic: the indices come from `SplitMix64(seed)`.
+enum ClusterBootstrap {
+    static func interval(clusters: Int, estimate: Double, level: Double = 0.95, resamples: Int = Bootstrap.defaultResamples,
+                         seed: UInt64 = Bootstrap.defaultSeed, _ statistic: ([Int]) -> Double?) -> (interval: ConfidenceInterval, undefined: Int) {
+        guard clusters > 0 else { return (ConfidenceInterval(estimate: estimate, lower: .nan, upper: .nan, level: level), resamples) }
+        var rng = SplitMix64(seed: seed)
+        var values = [Double](), undefined = 0
+        values.reserveCapacity(resamples)
+        for _ in 0..<resamples {
+            let pick = (0..<clusters).map { _ in Int(Double(rng.next() >> 11) * 0x1p-53 * Double(clusters)) }
+            if let v = statistic(pick), !v.isNaN { values.append(v) } else { undefined += 1 }
+        }
+        let s = Sample(values)
+        let lo = s.quantile((1 - level) / 2) ?? .nan, hi = s.quantile((1 + level) / 2) ?? .nan
+        return (ConfidenceInterval(estimate: estimate, lower: lo, upper: hi, level: level), undefined)
+    }
+}
+
+extension ConfidenceInterval {
+    /// `estimate [lower, upper]` with three significant digits.
+    var text: String { "\(Fmt.sig(estimate)) [\(Fmt.sig(lower)), \(Fmt.sig(upper))]" }
+}

@@ -3,28 +3,61 @@ import Scalars
 
 /// R6's verdict, tables and plots.
 ///
-/// Verdict rule (also stated in `Studies/r6-shampoo-roots.toml`); reproduced iff both hold:
-/// - (a) *Residual ∝ κ·u.* For every method, the least-squares slope of log10 rootRes on log10(κ·u) over
-///   all (cell, step, precision, ε) points with κ·u ≤ 1 and a finite positive residual lies in
-///   `slope_band`. Why κ·u ≤ 1: the first-order perturbation bound (a relative change u of M moves
-///   `X⁴M − I` by about κ·u) only holds there; beyond it the computed root is not a root of anything
-///   near M and residuals saturate or explode (they are reported, not fitted).
-/// - (b) *Low-rank early statistics are worst.* Per (precision, method, ε) group, the median residual
-///   over the steps where the exact statistic is rank deficient exceeds the median over the later steps;
-///   this must hold in at least `early_worse_fraction` of the groups where both phases exist and the two
-///   medians differ (groups saturated at the same value in both phases say nothing and are counted
-///   apart).
+/// Verdict rule (also stated in `Studies/r6-shampoo-roots.toml`): for every (method, format), the
+/// least-squares slope of log10 rootRes on log10(κ·u) over that format's points with κ·u ≤ 1, with a 95%
+/// bootstrap interval that resamples whole cells (one stream × seed: its steps are correlated). A
+/// pair is reproduced when the interval lies inside `slope_band`, not reproduced when it lies wholly
+/// outside, undecided otherwise; the verdict is the conjunction (`Judgement.all`). Why within a format:
+/// pooling formats lets the decades between the formats' u carry the fit, so a pooled slope near 1 can
+/// hide a flat residual inside each format. Why κ·u ≤ 1: the first-order perturbation bound (a relative
+/// change u of M moves `X⁴M − I` by about κ·u) only holds there. Points with a non-finite residual
+/// (an unusable root) cannot enter a log fit and are counted beside it.
+///
+/// Not judged, reported: early (rank-deficient) against later statistics. The raw comparison is close
+/// to a tautology (early κ = (1 + ε)/ε by construction, so "early is worst" restates "the residual grows
+/// with κ"); the report instead compares the amplification rootRes/(κ·u) of the two phases at κ·u ≤ 1
+/// (a median difference with its interval), which asks whether rank deficiency hurts beyond its κ.
 extension ShampooRoots {
-    struct Point { let precision: String, method: String, epsilon: String, step: Int, seed: Int, kappa: Double, u: Double, residual: Double, early: Bool }
+    struct Point { let precision: String, method: String, epsilon: String, step: Int, cell: Int, seed: Int, kappa: Double, u: Double, residual: Double, early: Bool }
+
+    /// The within-format fit of one (method, format).
+    struct SlopeRow {
+        let method: String, precision: String, fitted: Int, nonFinite: Int, aboveOne: Int
+        let fit: LinearFit?, interval: ConfidenceInterval?, judgement: Bool?
+    }
+
+    static func withinFormatSlopes(_ points: [Point], methods: [String], precisions: [String], band: ClosedRange<Double>) -> [SlopeRow] {
+        var rows = [SlopeRow]()
+        for m in methods { for pr in precisions {
+            let g = points.filter { $0.method == m && $0.precision == pr }
+            let inRange = g.filter { $0.kappa * $0.u <= 1 }
+            let usable = inRange.filter { $0.residual.isFinite && $0.residual > 0 }
+            let cells = Array(Set(usable.map(\.cell))).sorted()
+            let byCell = Dictionary(grouping: usable, by: \.cell)
+            func fit(_ pick: [Int]) -> LinearFit? {
+                let pts = pick.flatMap { byCell[cells[$0]] ?? [] }
+                return try? Statistics.logLogSlope(x: pts.map { $0.kappa * $0.u }, y: pts.map(\.residual))
+            }
+            let full = fit(Array(cells.indices))
+            var interval: ConfidenceInterval? = nil
+            if let full, cells.count >= 2 {
+                interval = ClusterBootstrap.interval(clusters: cells.count, estimate: full.slope) { fit($0)?.slope }.interval
+            }
+            rows.append(SlopeRow(method: m, precision: pr, fitted: usable.count, nonFinite: inRange.count - usable.count,
+                                 aboveOne: g.count - inRange.count, fit: full, interval: interval,
+                                 judgement: interval.flatMap { Judgement.inside($0, band: band) }))
+        } }
+        return rows
+    }
 
     static func findings(_ spec: StudySpec, _ results: [CellResult]) -> StudyFindings {
         let p = try? parameters(spec)
-        let band = p?.slopeBand ?? [0.5, 1.5], needed = p?.earlyWorseFraction ?? 0.75
+        let band = (p?.slopeBand).map { $0[0]...$0[1] } ?? 0.5...1.5
         let precisions = p?.precisions ?? [], methods = p?.methods ?? [], epsilons = (p?.epsilons ?? []).map { NumberText.short($0) }
         var points = [Point]()
         var iterations = [String: [Double]](), fallbacks = [String: (Int, Int)](), retryFailures = [String: Int]()
-        var outcomes = [String: Int]()
-        for r in results {
+        var outcomes = [String: [String: Int]]()
+        for (cellIndex, r) in results.sorted(by: { $0.key < $1.key }).enumerated() {
             let lowRank = Dictionary(r.series("low_rank"), uniquingKeysWith: { a, _ in a })
             for pr in precisions {
                 let u = r.series("unit_roundoff@\(pr)").first?.1 ?? .nan
@@ -32,7 +65,7 @@ extension ShampooRoots {
                     let name = "\(pr)/\(m)/\(e)"
                     let kappa = Dictionary(r.series("kappa@\(e)"), uniquingKeysWith: { a, _ in a })
                     for (t, res) in r.series("residual@\(name)") {
-                        points.append(Point(precision: pr, method: m, epsilon: e, step: t, seed: r.seed, kappa: kappa[t] ?? .nan, u: u,
+                        points.append(Point(precision: pr, method: m, epsilon: e, step: t, cell: cellIndex, seed: r.seed, kappa: kappa[t] ?? .nan, u: u,
                                             residual: res, early: lowRank[t] == 1))
                     }
                     iterations[name, default: []] += r.series("iterations@\(name)").map(\.1)
@@ -40,46 +73,67 @@ extension ShampooRoots {
                     let old = fallbacks[name] ?? (0, 0)
                     fallbacks[name] = (old.0 + f.filter { $0 == 1 }.count, old.1 + f.count)
                     retryFailures[name, default: 0] += r.events.filter { $0.kind == "fallback-failed" && $0.detail == name }.count
-                    outcomes[name, default: 0] += r.events.filter { $0.detail == name && $0.kind != "fallback-failed" }.count
+                    for ev in r.events where ev.detail == name && ev.kind != "fallback-failed" && ev.kind != "fallback" {
+                        outcomes[name, default: [:]][ev.kind, default: 0] += 1
+                    }
                 } }
             }
         }
         func group(_ pr: String, _ m: String, _ e: String) -> [Point] { points.filter { $0.precision == pr && $0.method == m && $0.epsilon == e } }
 
         // Table per (precision, method, ε).
-        var table = "| precision | method | ε | median κ early | median κ late | rootRes early (median [IQR]) | rootRes late (median [IQR]) | Newton iterations (median) | non-converged | fallbacks | retry still above bound |\n|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n"
-        var earlyWorse = 0, compared = 0, saturated = 0, missingPhase = 0
-        var earlyRows = "| precision | method | ε | early median | late median | early worse? |\n|---|---|---:|---:|---:|---|\n"
+        var table = "| precision | method | ε | median κ·u early | median κ·u late | rootRes early (median [IQR]) | rootRes late (median [IQR]) | Newton iterations (median) | outcomes other than converged | fallbacks | retry still above bound |\n|---|---|---:|---:|---:|---:|---:|---:|---|---:|---:|\n"
         for pr in precisions { for m in methods { for e in epsilons {
             let g = group(pr, m, e), name = "\(pr)/\(m)/\(e)"
             let early = g.filter(\.early), late = g.filter { !$0.early }
             let f = fallbacks[name] ?? (0, 0)
             let it = Sample(iterations[name] ?? []).median
-            table += "| \(pr) | \(m) | \(e) | \(Fmt.sig(Sample(early.map(\.kappa)).median ?? .nan)) | \(Fmt.sig(Sample(late.map(\.kappa)).median ?? .nan)) | \(Fmt.medianIQR(early.map(\.residual))) | \(Fmt.medianIQR(late.map(\.residual))) | \(m == "newton" ? it.map(Fmt.sig) ?? "–" : "–") | \(outcomes[name] ?? 0) | \(f.0) of \(f.1) | \(retryFailures[name] ?? 0) |\n"
-            guard let em = Sample(early.map(\.residual)).median, let lm = Sample(late.map(\.residual)).median else { missingPhase += 1; continue }
-            if em == lm { saturated += 1; continue }
-            compared += 1
-            if em > lm { earlyWorse += 1 }
-            earlyRows += "| \(pr) | \(m) | \(e) | \(Fmt.sig(em)) | \(Fmt.sig(lm)) | \(em > lm ? "yes" : "no") |\n"
+            let other = (outcomes[name] ?? [:]).sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", ")
+            table += "| \(pr) | \(m) | \(e) | \(Fmt.sig(Sample(early.map { $0.kappa * $0.u }).median ?? .nan)) | \(Fmt.sig(Sample(late.map { $0.kappa * $0.u }).median ?? .nan)) | \(Fmt.medianIQR(early.map(\.residual))) | \(Fmt.medianIQR(late.map(\.residual))) | \(m == "newton" ? it.map(Fmt.sig) ?? "–" : "–") | \(other.isEmpty ? "0" : other) of \(g.count) | \(f.0) of \(f.1) | \(retryFailures[name] ?? 0) |\n"
         } } }
 
-        // Fits of residual against κ·u.
-        var fits = [String: LinearFit]()
-        var fitTable = "| method | points with κ·u ≤ 1 | fitted slope | R² | in [\(Fmt.sig(band[0])), \(Fmt.sig(band[1]))]? |\n|---|---:|---:|---:|---|\n"
+        // (a) within-format fits.
+        let rows = withinFormatSlopes(points, methods: methods, precisions: precisions, band: band)
+        var fitTable = "| method | format | points fitted (κ·u ≤ 1) | non-finite residuals left out | points with κ·u > 1 (not fitted) | slope [95% CI] | R² | verdict part |\n|---|---|---:|---:|---:|---:|---:|---|\n"
+        for r in rows {
+            fitTable += "| \(r.method) | \(r.precision) | \(r.fitted) | \(r.nonFinite) | \(r.aboveOne) | \(r.interval?.text ?? "–") | \(r.fit.map { Fmt.sig($0.rSquared) } ?? "–") | \(Judgement.word(r.judgement)) |\n"
+        }
+        var pooled = "| method | pooled slope over all formats (for comparison only) |\n|---|---:|\n"
         for m in methods {
             let g = points.filter { $0.method == m && $0.kappa * $0.u <= 1 }
             let fit = try? Statistics.logLogSlope(x: g.map { $0.kappa * $0.u }, y: g.map(\.residual))
-            if let fit { fits[m] = fit }
-            fitTable += "| \(m) | \(fit?.count ?? 0) | \(fit.map { Fmt.sig($0.slope) } ?? "–") | \(fit.map { Fmt.sig($0.rSquared) } ?? "–") | \(fit.map { $0.slope >= band[0] && $0.slope <= band[1] ? "yes" : "no" } ?? "–") |\n"
+            pooled += "| \(m) | \(fit.map { Fmt.sig($0.slope) } ?? "–") |\n"
         }
-        let okA: Bool? = methods.isEmpty || fits.count < methods.count ? nil : methods.allSatisfy { fits[$0]!.slope >= band[0] && fits[$0]!.slope <= band[1] }
-        let fraction = compared == 0 ? Double.nan : Double(earlyWorse) / Double(compared)
-        let okB: Bool? = compared == 0 ? nil : fraction >= needed
-        let reproduced: Bool? = okA == nil || okB == nil ? nil : (okA! && okB!)
+        let reproduced = Judgement.all(rows.map(\.judgement))
+
+        // Early against late, normalised by κ·u (reported).
+        var earlyTable = "| precision | method | early points (κ·u ≤ 1) | late points | median log10(rootRes/(κ·u)) early − late [95% CI] | early worse beyond κ·u? |\n|---|---|---:|---:|---:|---|\n"
+        for pr in precisions { for m in methods {
+            let g = points.filter { $0.precision == pr && $0.method == m && $0.kappa * $0.u <= 1 && $0.residual.isFinite && $0.residual > 0 }
+            let early = g.filter(\.early).map { log10($0.residual / ($0.kappa * $0.u)) }, late = g.filter { !$0.early }.map { log10($0.residual / ($0.kappa * $0.u)) }
+            let d = Bootstrap.medianDifference(late, early)
+            earlyTable += "| \(pr) | \(m) | \(early.count) | \(late.count) | \(d?.text ?? "–") | \(d.map { Comparison($0) == .higher ? "yes" : (Comparison($0) == .lower ? "no (better)" : "undecided") } ?? "–") |\n"
+        } }
+
+        // Newton's stopping rule against u; fallbacks against what the format can deliver.
+        let tolerance = p?.newtonTolerance ?? .nan, bound = p?.fallbackResidual ?? .nan
+        var stopTable = "| precision | u | Newton tolerance / u | Newton roots converged | stopped by the divergence guard | stopped by the iteration cap | eigen roots with rootRes > fallback bound | of which κ·u > bound (beyond what u allows) |\n|---|---:|---:|---:|---:|---:|---:|---:|\n"
+        for pr in precisions {
+            let u = points.first { $0.precision == pr }?.u ?? .nan
+            let names = epsilons.map { "\(pr)/newton/\($0)" }
+            let total = points.filter { $0.precision == pr && $0.method == "newton" }.count
+            let guardCount = names.reduce(0) { $0 + (outcomes[$1]?["divergence-guard"] ?? 0) }
+            let cap = names.reduce(0) { $0 + (outcomes[$1]?["iteration-cap"] ?? 0) }
+            let nonFinite = names.reduce(0) { $0 + (outcomes[$1]?["non-finite"] ?? 0) }
+            let eigen = points.filter { $0.precision == pr && $0.method == "eigen" }
+            let eigenAbove = eigen.filter { !($0.residual <= bound) }
+            stopTable += "| \(pr) | \(Fmt.sig(u)) | \(Fmt.sig(tolerance / u)) | \(total - guardCount - cap - nonFinite) of \(total) | \(guardCount) | \(cap) | \(eigenAbove.count) of \(eigen.count) | \(eigenAbove.filter { $0.kappa * $0.u > bound }.count) |\n"
+        }
+
         let totalFallbacks = fallbacks.values.reduce(0) { $0 + $1.0 }, totalRoots = fallbacks.values.reduce(0) { $0 + $1.1 }
-        let worst = points.filter { $0.residual.isFinite }.max { $0.residual < $1.residual }
-        let slopes = methods.map { "\($0) \(fits[$0].map { Fmt.sig($0.slope) } ?? "–")" }.joined(separator: ", ")
-        let evidence = "(a) log–log slope of rootRes against κ·u (κ·u ≤ 1): \(slopes), band [\(Fmt.sig(band[0])), \(Fmt.sig(band[1]))]; (b) early (rank-deficient) median residual above the late one in \(earlyWorse) of \(compared) groups (needed fraction \(Fmt.sig(needed)); \(saturated) saturated, \(missingPhase) without both phases); \(totalFallbacks) of \(totalRoots) roots needed a higher-precision retry; largest finite residual \(worst.map { "\(Fmt.sig($0.residual)) (\($0.precision)/\($0.method)/ε=\($0.epsilon), step \($0.step))" } ?? "–")."
+        let slopes = rows.map { "\($0.method)/\($0.precision) \($0.interval?.text ?? "–")" }.joined(separator: ", ")
+        let decided = rows.filter { $0.judgement != nil }.count
+        let evidence = "Within-format slopes of log rootRes on log κ·u (κ·u ≤ 1, 95% CI over cells) against [\(Fmt.sig(band.lowerBound)), \(Fmt.sig(band.upperBound))]: \(slopes); \(rows.filter { $0.judgement == true }.count) inside, \(rows.filter { $0.judgement == false }.count) outside, \(rows.count - decided) undecided; \(totalFallbacks) of \(totalRoots) roots needed a higher-precision retry."
 
         // Plots.
         var plots = [(name: String, svg: String)]()
@@ -96,16 +150,16 @@ extension ShampooRoots {
             }
             scatter.series.append(("\(pr) \(m)", xy))
         } }
-        scatter.fit = methods.first.flatMap { fits[$0] }
+        // No pooled fit line: the verdict uses the within-format slopes tabled above.
         plots.append(("residual-vs-kappa-u.svg", scatter.svg))
         if let e = epsilons.dropFirst(epsilons.count / 2).first {
             let steps = points.map(\.step).max() ?? 1
             let xs = (1...max(1, steps)).map(Double.init)
             var series = [PlotSeries]()
             for pr in precisions { for m in methods {
-                let seeds = Array(Set(points.map(\.seed))).sorted()
-                let runs = seeds.map { s in
-                    points.filter { $0.precision == pr && $0.method == m && $0.epsilon == e && $0.seed == s }.sorted { $0.step < $1.step }.map(\.residual)
+                let cellIndices = Array(Set(points.map(\.cell))).sorted()
+                let runs = cellIndices.map { c in
+                    points.filter { $0.precision == pr && $0.method == m && $0.epsilon == e && $0.cell == c }.sorted { $0.step < $1.step }.map(\.residual)
                 }
                 series.append(PlotSeries.medianWithInterquartileBand(name: "\(pr) \(m)", x: xs, runs: runs, colorIndex: series.count))
             } }
@@ -126,11 +180,24 @@ extension ShampooRoots {
         fp64 from fp32/fp64. Non-converged counts every outcome other than `converged` (Newton in low precision normally stops on the \
         1.2× divergence guard, ALGORITHMS.md K3).
         """
+        let mechanism = """
+        Newton's test ‖Y − I‖_max ≤ tol with tol = \(Fmt.sig(tolerance)) is a fixed number: where tol/u < 1 (table) it asks for \
+        Y = X⁴M, itself formed in the format, to be closer to I than the format's spacing near 1, so the loop can only end on \
+        the divergence guard or the iteration cap. A Newton root that "did not converge" there is the stopping rule being out \
+        of reach, not necessarily a bad root: its residual (first table) says how good the kept iterate is. The fallback bound \
+        \(Fmt.sig(bound)) asks for a residual that first-order theory allows only while κ·u is below about that bound; the last \
+        column counts the eigen roots above the bound whose κ·u already exceeds it — roots the format cannot deliver, where a \
+        retry in higher precision is what "inverse roots need high precision" predicts. A relative ridge ε·λ_max below u·λ_max \
+        is lost when added to λ_max in the format, and in fp16 ε = 1e-8 and 1e-12 underflow to 0 outright, so the format \
+        roots the unridged L: its κ is then set by the rounding noise on L's zero eigenvalues, not by 1/ε (identical fp16/bf16 \
+        rows for different ε are this effect), and an eigenvalue that is exactly 0 gives the non-finite eigen roots.
+        """
         return StudyFindings(verdict: Verdict(reproduced: reproduced, evidence: evidence),
                              sections: [operational,
                                         "## Residuals, iterations and fallbacks (over streams, seeds and steps)\n\n" + table,
-                                        "## (a) Residual against κ·u\n\n" + fitTable,
-                                        "## (b) Early (rank-deficient) against later statistics\n\n" + earlyRows],
+                                        "## Residual against κ·u within each format (the verdict)\n\n" + fitTable + "\n" + pooled,
+                                        "## Newton's stopping rule and the fallbacks\n\n" + stopTable + "\n" + mechanism,
+                                        "## Early (rank-deficient) against later statistics, beyond κ·u (reported, not judged)\n\n" + earlyTable],
                              plots: plots)
     }
 }

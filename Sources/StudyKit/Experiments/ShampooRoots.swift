@@ -40,7 +40,6 @@ enum ShampooRoots: Experiment {
         var beta2: Double
         var fallbackResidual: Double
         var slopeBand: [Double]
-        var earlyWorseFraction: Double
         var newtonMaxIterations: Int
         var newtonTolerance: Double
     }
@@ -54,7 +53,6 @@ enum ShampooRoots: Experiment {
                              epsilons: try p.doubleArray("epsilons", range: 1e-30...1), beta2: try p.double("beta2", range: 0.5...1),
                              fallbackResidual: try p.double("fallback_residual", range: 1e-12...1e6),
                              slopeBand: try p.band("slope_band", range: 0...10),
-                             earlyWorseFraction: try p.double("early_worse_fraction", range: 0...1),
                              newtonMaxIterations: try p.int("newton_max_iterations", range: 1...10_000),
                              newtonTolerance: try p.double("newton_tolerance", range: 1e-30...1))
         try p.finish()
