@@ -223,9 +223,10 @@ enum UpdateSwamping: Experiment {
         result.records.append(MetricRecord(step: result.stepsCompleted, metric: "loss", layer: -1, value: final))
         result.records.append(MetricRecord(step: result.stepsCompleted, metric: "final_stall_fraction", layer: -1,
                                            value: stallTail.isEmpty ? .nan : stallTail.reduce(0, +) / Double(stallTail.count)))
-        // Stall onset: the loss before the first update whose stalled fraction reached the threshold
-        // (NaN and step 0 when the variant never stalled that much).
-        result.records.append(MetricRecord(step: onset?.step ?? 0, metric: "stall_onset_loss", layer: -1, value: onset?.loss ?? .nan))
+        // Stall onset: the loss before the first update whose stalled fraction reached the threshold;
+        // no record when the variant never stalled that much (a NaN record would not compare equal to
+        // itself, and the determinism check compares records).
+        if let onset { result.records.append(MetricRecord(step: onset.step, metric: "stall_onset_loss", layer: -1, value: onset.loss)) }
         result.finalLoss = final
         return result
     }
