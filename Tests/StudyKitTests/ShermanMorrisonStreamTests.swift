@@ -22,9 +22,11 @@ import TestSupport
             let plan = try StudyPlan(spec)
             guard case .array(let streams)? = spec.experiment["streams"], case .array(let dims)? = spec.experiment["dimensions"],
                   case .array(let seeds)? = spec.experiment["seeds"] else { Issue.record("fields missing"); return }
-            #expect(plan.cells.count == streams.count * dims.count * seeds.count)
-            let triples = Set(plan.cells.map { "\($0.parameters["stream"]!)|\($0.parameters["d"]!)|\($0.seed)" })
-            #expect(triples.count == plan.cells.count, "each (stream, d, seed) exactly once")
+            guard case .array(let extra)? = spec.experiment["confound_decays"] else { Issue.record("confound_decays missing"); return }
+            // The confound decays run on the synthetic stream only.
+            #expect(plan.cells.count == streams.count * dims.count * seeds.count + dims.count * seeds.count * extra.count)
+            let quads = Set(plan.cells.map { "\($0.parameters["stream"]!)|\($0.parameters["d"]!)|\($0.seed)|\($0.parameters["decay"]!)" })
+            #expect(quads.count == plan.cells.count, "each (stream, d, seed, decay) exactly once")
             #expect(Set(plan.cells.map(\.key)).count == plan.cells.count)
             #expect(plan.cells.allSatisfy { $0.precision == "fp16+bf16+fp32+fp64" })
         }
@@ -143,6 +145,8 @@ import TestSupport
     steps = 12
     seeds = [1]
     decay = 0.95
+    confound_decays = [0.99]
+    first_order_limit = 0.1
     record_every = 4
     residual_checkpoints = 2
     synthetic_condition = 10
@@ -160,9 +164,10 @@ import TestSupport
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("mantissa-r4b-\(UUID().uuidString)").path
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let plan = try StudyPlan(try StudyParser.parse(Self.tiny, file: "tiny.toml", quick: false))
-        #expect(plan.cells.count == 4)
+        // 2 streams × 2 d × 1 seed at γ = 0.95, plus the synthetic stream at the confound decay 0.99.
+        #expect(plan.cells.count == 6)
         let results = try StudyRunner(RunOptions(outputDirectory: dir, jobs: 2, quick: false, progress: false)).run(plan)
-        #expect(results.count == 4)
+        #expect(results.count == 6)
         for r in results.values {
             #expect(r.stepsCompleted == 12)
             #expect(r.records.contains { $0.metric == "stream/R/kappa_F" && $0.value >= 1 })
@@ -186,7 +191,10 @@ import TestSupport
             for f in ["fp16", "fp32"] { #expect(r.series("\(f)/paper/R/lambda_min").first!.1 > 0) }
         }
         let verdict = try ReportWriter.write(plan, results: results, quick: false, to: dir)
-        #expect(verdict.reproduced != nil, "\(verdict.evidence)")
+        // One seed cannot decide the d exponent (SlopeJudgement needs 3): the slope part is undecided
+        // unless the paper variant already failed; the evidence counts the points left out.
+        #expect(verdict.reproduced != true, "\(verdict.evidence)")
+        #expect(verdict.evidence.contains("non-finite") && verdict.evidence.contains("beyond first order"), "\(verdict.evidence)")
         for v in ["exact-sm", "paper", "code"] { for kind in ["error-vs-step", "error-vs-d"] {
             #expect(FileManager.default.fileExists(atPath: "\(dir)/\(plan.spec.name)/plots/\(kind)-\(v).svg"), "\(kind)-\(v)")
         } }

@@ -20,6 +20,11 @@ import Optimizers
 /// Double of the values the format holds); at measured steps λ_min(sym X), ‖X − Xᵀ‖_F/‖X‖_F and the
 /// forward error ‖X − F_EMA⁻¹‖_F/‖F_EMA⁻¹‖_F; at checkpoints ‖X·F_EMA − I‖_F in MPFR; the library's
 /// events (resets/stabiliser, denominators ≤ 1 or non-finite, non-finite factors) counted per run.
+///
+/// *Confound.* With γ = 0.95 the EMA window (≈ 1/(1−γ) = 20 vectors) is shorter than d for d ≥ 32, so
+/// κ(F_EMA) grows with d and a d² law cannot be told from a κ law. The synthetic stream therefore also
+/// runs at the `confound_decays` (longer windows, where F₀ = I keeps κ small and nearly flat in d), and
+/// the verdict regresses log residual on log d and log κ(F_EMA) jointly (see the findings).
 enum ShermanMorrisonStream: Experiment {
     static let kind = StudyKind.shermanMorrisonStream
     static let knownVariants = ["exact-sm", "paper", "code"]
@@ -27,7 +32,8 @@ enum ShermanMorrisonStream: Experiment {
 
     struct Parameters {
         var formats: [String], reference: String, variants: [String], streams: [String]
-        var dimensions: [Int], steps: Int, seeds: [Int], decay: Double
+        var dimensions: [Int], steps: Int, seeds: [Int], decay: Double, confoundDecays: [Double]
+        var firstOrderLimit: Double
         var recordEvery: Int, checkpoints: Int
         var syntheticCondition: Double, syntheticScale: Double
         var mlpSamples: Int, mlpFeatures: Int, mlpClasses: Int, mlpCondition: Double, mlpBatch: Int, mlpLearningRate: Double
@@ -49,6 +55,8 @@ enum ShermanMorrisonStream: Experiment {
             formats: formats, reference: reference, variants: variants, streams: streams,
             dimensions: try p.intArray("dimensions", range: 2...256), steps: try p.int("steps", range: 2...100_000),
             seeds: try p.intArray("seeds", range: 0...1_000_000), decay: try p.double("decay", range: 0.5...0.9999),
+            confoundDecays: try p.doubleArray("confound_decays", range: 0.5...0.9999),
+            firstOrderLimit: try p.double("first_order_limit", range: 1e-12...10),
             recordEvery: try p.int("record_every", range: 1...100_000), checkpoints: try p.int("residual_checkpoints", range: 1...100),
             syntheticCondition: try p.double("synthetic_condition", range: 1...1e12), syntheticScale: try p.double("synthetic_scale", range: 1e-6...1e4),
             mlpSamples: try p.int("mlp_samples", range: 2...100_000), mlpFeatures: try p.int("mlp_features", range: 1...1_024),
@@ -66,9 +74,14 @@ enum ShermanMorrisonStream: Experiment {
         let p = try parameters(spec)
         var out = [PlannedCell]()
         for s in p.streams { for d in p.dimensions { for seed in p.seeds {
-            out.append(PlannedCell(key: experimentKey(spec, "\(s)|\(d)|\(seed)"), label: "\(s) d=\(d) seed=\(seed)", optimizer: nil,
-                                   precision: p.formats.joined(separator: "+"), seed: seed,
-                                   parameters: ["stream": s, "d": "\(d)", "steps": "\(p.steps)", "decay": NumberText.short(p.decay)]))
+            // The confound decays run on the synthetic stream only: it is the one the slope verdict reads.
+            for decay in [p.decay] + (s == "synthetic" ? p.confoundDecays.filter { $0 != p.decay } : []) {
+                let base = decay == p.decay
+                out.append(PlannedCell(key: experimentKey(spec, base ? "\(s)|\(d)|\(seed)" : "\(s)|\(d)|\(seed)|\(decay)"),
+                                       label: "\(s) d=\(d) seed=\(seed)\(base ? "" : " γ=\(NumberText.short(decay))")", optimizer: nil,
+                                       precision: p.formats.joined(separator: "+"), seed: seed,
+                                       parameters: ["stream": s, "d": "\(d)", "steps": "\(p.steps)", "decay": NumberText.short(decay)]))
+            }
         } } }
         return out
     }
@@ -91,6 +104,8 @@ enum ShermanMorrisonStream: Experiment {
         let d = ExperimentSupport.int(cell, "d")
         let stream = try stream(cell.parameters["stream"]!, dimension: d, seed: cell.seed, p: p)
         let (measured, checkpoints) = schedule(p)
+        var p = p
+        p.decay = ExperimentSupport.double(cell, "decay")   // this cell's γ (the base decay or a confound decay)
         let refR = reference(B.self, stream.inputs, decay: p.decay, measured: measured, checkpoints: checkpoints)
         let refL = reference(B.self, stream.outputs, decay: p.decay, measured: measured, checkpoints: checkpoints)
         result.records.append(MetricRecord(step: p.steps, metric: "stream/clamped_entries", layer: -1, value: Double(stream.clampedEntries)))
