@@ -140,18 +140,11 @@ public struct Jorge<Policy: PrecisionPolicy>: Optimizer {
         return report
     }
 
-    /// ‖X‖_F for the grafting of step 4. The plain sum of squares leaves the format's range once entries
-    /// pass √(largest finite) (or fall below √(smallest)) although ‖X‖_F itself is representable — as when
-    /// ρ(Y) > 1 lets L̂ grow (§7.5) — and then turned the grafted direction silently into 0 (‖D‖ = ∞) or
-    /// into G (‖D‖ = 0). Then the norm is evaluated as m·‖X/m‖_F with m = ‖X‖_max, as ‖X_L‖ is; the plain
-    /// value is kept whenever it is finite and non-zero, so results in the normal range are unchanged.
+    /// ‖X‖_F for the grafting of step 4: `Statement.rescaledFrobenius`. The plain sum of squares leaves the
+    /// format's range once entries pass √(largest finite) although ‖X‖_F is representable — as when ρ(Y) > 1
+    /// lets L̂ grow (§7.5) — and then turned the grafted direction silently into 0 (‖D‖ = ∞) or into G (‖D‖ = 0).
     static func graftNorm(_ x: Matrix<M>, accumulation: AccumulationModel) -> M {
-        let plain = Statement.frobenius(x, accumulation: accumulation)
-        if plain.isFinite && plain > 0 { return plain }
-        var mx = M.zero
-        for v in x.elements where !(v.magnitude <= mx) { mx = v.magnitude }     // NaN wins
-        guard mx > 0 && mx.isFinite else { return plain }
-        return mx * Statement.frobenius(x.map { $0 / mx }, accumulation: accumulation)
+        Statement.rescaledFrobenius(x, accumulation: accumulation)
     }
 
     /// Step 2a–e for one side. Returns the previous root when the update is skipped or non-finite.

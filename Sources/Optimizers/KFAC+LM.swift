@@ -20,6 +20,11 @@ import Networks
 /// (`FloatCurvature`) computes them in fp32 as tensorflow/kfac does, while `Uniform<bf16>` holds them in
 /// bf16 (§1.3 item 4), where the loss difference of ρ is rounding noise and λ random-walks (§4.5) —
 /// which is what a study of this mode measures. The losses of ρ come from the network in `Weights`.
+/// Elementwise statements in `Weights` follow `settings.elementwise` through `Statement` (§1.3 item 2):
+/// `∇h = ∇L + η_wd·θ` and `δ = α·Δ + μ·δ0` (per-op, or evaluated in the wider of Float and `Weights` and
+/// rounded once); `α·Δ` alone and `θ + δ` are single operations. The scalar arithmetic of the rule (the
+/// 2×2 system, α, μ, M(δ) − M(0), ρ, λ) is per operation in `Inverses` under either setting: it is not an
+/// elementwise kernel (PyTorch evaluates such scalars in the tensor's type, or on host doubles).
 ///
 /// Failures never throw: ΔᵀCΔ ≤ 0 or non-finite (`lm-nonpositive-curvature`) or a failed GGN product
 /// leaves no step: `.abort` aborts, `.increaseDamping` skips the step and sets λ ← λ/ω1, the other
@@ -59,10 +64,10 @@ extension KFAC {
             return
         }
         // ∇h = ∇L + η_wd θ in Weights
-        let etaW = lmEta.castScalar(to: W.self)
+        let etaW = lmEta.castScalar(to: W.self), fused = settings.elementwise == .fused
         var gradients = [Matrix<W>]()
         for (l, s) in layers.enumerated() {
-            gradients.append(h.weightDecay == 0 ? s.gradient : try s.gradient.zipped(weights[l], "weight decay") { $0 + etaW * $1 })
+            gradients.append(h.weightDecay == 0 ? s.gradient : try s.gradient.zipped(weights[l], "weight decay") { Statement.xpby(fused, $0, etaW, $1) })
         }
         let refresh = (t - 1) % h.inverseInterval == 0
         let retune = (t - 1) % h.lm.gammaInterval == 0
@@ -177,13 +182,13 @@ extension KFAC {
         report.monitor("lm_alpha", layer: -1, alpha.doubleValue)
         report.monitor("lm_mu", layer: -1, mu.doubleValue)
         report.monitor("lm_model_change", layer: -1, change.doubleValue)
-        let alphaW = alpha.castScalar(to: W.self), muW = mu.castScalar(to: W.self)
+        let alphaW = alpha.castScalar(to: W.self), muW = mu.castScalar(to: W.self), fused = settings.elementwise == .fused
         var delta = [Matrix<W>]()
         for l in directions.indices {
             let d = directions[l]
             if let previous, mu != 0 {
                 let p = previous[l]
-                delta.append(Matrix(rows: d.rows, columns: d.columns) { i, j in alphaW * d[i, j] + muW * p[i, j] })
+                delta.append(Matrix(rows: d.rows, columns: d.columns) { i, j in Statement.axpby(fused, alphaW, d[i, j], muW, p[i, j]) })
             } else {
                 delta.append(d.scaled(by: alphaW))
             }

@@ -67,7 +67,7 @@ extension MKOR {
                 if side == "R" { resetFlags[l].r = false } else { resetFlags[l].l = false }
             } else {
                 let p = blended(x, keep: keepBlend, identity: identityBlend)
-                let u = try ShermanMorrison.update(p, v, accumulation: acc)
+                let u = try shermanMorrison(p, v, ema: false, accumulation: acc)
                 record(u.denominator, side: side, layer: l, step: t, report: &report)
                 x = u.inverse
                 if track {
@@ -90,7 +90,7 @@ extension MKOR {
                 resetCounts[l] += 1
                 report.events.append(OptimizerEvent(.reset, step: t, layer: l, "stabilizer on \(side)⁻ (‖X‖_max > \(h.resetThreshold))", value: maxBefore))
             }
-            let u = try ShermanMorrison.scaledUpdate(x, v, scale: emaScale, correctionScale: emaCorrection, weight: emaWeight, accumulation: acc)
+            let u = try shermanMorrison(x, v, ema: true, accumulation: acc)
             record(u.denominator, side: side, layer: l, step: t, report: &report)
             x = u.inverse
             if track { shadow = Self.shadowRankOne(shadow, v.map { $0.doubleValue }, keep: h.statDecay, weight: 1 - h.statDecay) }
@@ -105,11 +105,43 @@ extension MKOR {
         }
     }
 
-    /// `a X + b I` with `a`, `b` rounded once (diagonal: `(a·x) + b`; off-diagonal: `a·x`).
+    /// `a X + b I` with `a`, `b` rounded once: off-diagonal `a·x` (one operation), diagonal `a·x + b`
+    /// (one statement under `settings.elementwise`).
     func blended(_ x: Matrix<I>, keep a: I, identity b: I) -> Matrix<I> {
+        let fused = settings.elementwise == .fused
         var p = x.scaled(by: a)
-        for i in 0..<p.rows { p[i, i] = p[i, i] + b }
+        for i in 0..<p.rows { p[i, i] = Statement.axpy(fused, a, x[i, i], b) }
         return p
+    }
+
+    /// K4 as `ShermanMorrison.update` (code) / `.scaledUpdate` (EMA, constants `1/γ`, `(1−γ)/γ²`, `(1−γ)/γ`
+    /// rounded once) evaluate it — `u = Pv` and `w = vᵀP` as two separate products, `s = w·v`, all under
+    /// `settings.accumulation` — with the elementwise statements under `settings.elementwise` (§1.3 item 2):
+    /// the denominator `1 + s` (one operation) or `1 + ((1−γ)/γ)·s`, and each entry `P_ij − (u_i w_j)/den`
+    /// or `(1/γ)P_ij − (((1−γ)/γ²)(u_i w_j))/den`. Per-op it is the library kernel operation for operation
+    /// (so bit for bit, `MKORStatements` checks it); fused, each statement is evaluated in Float and rounded
+    /// once for a format narrower than Float.
+    func shermanMorrison(_ p: Matrix<I>, _ v: [I], ema: Bool, accumulation acc: AccumulationModel) throws(ShapeError) -> ShermanMorrison.Update<I> {
+        guard p.isSquare, v.count == p.rows else {
+            throw ShapeError(operation: "Sherman–Morrison", detail: "P is \(p.rows)×\(p.columns), v has \(v.count) elements")
+        }
+        let fused = settings.elementwise == .fused
+        let d = p.rows
+        let u = try p.times(v, .none, accumulation: acc)          // P v
+        let w = try p.times(v, .transposed, accumulation: acc)    // (vᵀ P)ᵀ, computed separately
+        let s = try Reduction.dot(w, v, accumulation: acc)        // vᵀ P v
+        let den: I = ema ? Statement.xpby(fused, 1, emaWeight, s) : 1 + s
+        let (a, c) = (emaScale, emaCorrection)
+        var x = p
+        x.withUnsafeMutableElements { xb in
+            for i in 0..<d {
+                for j in 0..<d {
+                    xb[i * d + j] = ema ? Statement.scaledMinusScaledProductOver(fused, a, xb[i * d + j], c, u[i], w[j], den)
+                                        : Statement.minusProductOver(fused, xb[i * d + j], u[i], w[j], den)
+                }
+            }
+        }
+        return ShermanMorrison.Update(inverse: x, denominator: den)
     }
 
     /// Records the denominator monitor and the §10.3 event when it is ≤ 1, overflowed or non-finite.

@@ -24,7 +24,12 @@ import Networks
 /// (MKOR keeps no factor, only inverses — the reference code's `half_precision` stores them in fp16
 /// and forms Δ in fp32, i.e. `w=fp16,i=fp16` vs an fp32 product is a policy choice of the cell); the
 /// batch means and ν in `Weights` (scalars from reductions are held in the working type, §1.3 item 4);
-/// inner-optimizer state as SGD/Adam keep it (`Moments`). Reductions follow `settings.accumulation`.
+/// inner-optimizer state as SGD/Adam keep it (`Moments`). Reductions follow `settings.accumulation`;
+/// elementwise statements follow `settings.elementwise` through `Statement` (§1.3 item 2): the blend's
+/// diagonal `a·x + b`, the EMA denominator `1 + ((1−γ)/γ)·vᵀPv` and every Sherman–Morrison entry (per-op:
+/// the library's `ShermanMorrison` kernel operation for operation; fused: evaluated in the wider of Float and
+/// `Inverses`, rounded once), and the inner optimizer's own statements. Single operations (`a·x` off the
+/// diagonal, the batch mean's `/N`, `ν·Δ`) are the same under both settings.
 ///
 /// Monitors (§8.9): `sm_denominator_R`/`_L`, `max_entry_Rinv`/`_Linv`, `reset_count`, `nu`,
 /// `cos_update_gradient`, `update_ratio`; with `expensiveMonitors`: `lambda_min_Rinv`/`_Linv`,

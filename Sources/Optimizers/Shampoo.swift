@@ -28,6 +28,17 @@ import Networks
 /// the reference's in-place accumulation. The whole augmented W is one
 /// matrix: no blocking, no shape merging (§6.3 (H)).
 ///
+/// Root failures (§1.4, K3): K3 defines two routes and no route-to-route fallback, so there is no
+/// Newton → eigen fallback here. `rootMethod` picks one route for the whole run; a root that comes back
+/// unusable (non-finite input, `λ_max`, scaling or iterate; an eigensolver failure) is handled by the cell's
+/// `fallback` policy — keep the previous root, use the raw gradient until the next usable root, or abort —
+/// with a `non-finite` or `fallback` event. A Newton run that stops on the divergence guard or the iteration
+/// cap returns a usable `X` (as the reference does) and is reported by its event, not replaced.
+///
+/// Grafting norms are `Statement.rescaledFrobenius`: the plain `√Σx²` overflows in fp16 once entries pass
+/// 256 (and underflows for tiny ones) although ‖D‖_F is representable, which made the grafted direction
+/// NaN (∞/∞) or 0 with no event.
+///
 /// Precision policy: L, R in `Factors` (initial `matrix_eps·I` rounded there, so it is 0 in fp16);
 /// roots and `L̂GR̂` in `Inverses`; the direction is converted once into `Moments`, where grafting
 /// (norms held in `Moments`, the 1e-16 rounded there), weight decay, both momentum buffers and the AdaGrad
@@ -199,7 +210,8 @@ public struct Shampoo<Policy: PrecisionPolicy>: Optimizer {
             report.monitor("cos_direction_gradient", layer: l, UpdateDiagnostics.cosine(d, g))
             // 7. grafting
             if effectiveGraft != .none {
-                let ng = Statement.frobenius(dg, accumulation: acc), nd = Statement.frobenius(d, accumulation: acc)
+                // ‖·‖_F that does not overflow (fp16: entries past 256) or underflow when the norm is representable
+                let ng = Statement.rescaledFrobenius(dg, accumulation: acc), nd = Statement.rescaledFrobenius(d, accumulation: acc)
                 report.monitor("graft_ratio", layer: l, ng.doubleValue / nd.doubleValue)
                 let denominator = nd + tiny
                 if denominator == 0 {

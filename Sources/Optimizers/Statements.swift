@@ -124,6 +124,18 @@ public enum Statement {
         evaluate(fused, Shapes.AXPBYPCZ(), Operands(a, x, b, y, c, z))
     }
 
+    /// `x − (a·b)/d` (MKOR's Sherman–Morrison entry `P_ij − (u_i w_j)/den`, K4).
+    @inlinable
+    public static func minusProductOver<T: Scalar>(_ fused: Bool, _ x: T, _ a: T, _ b: T, _ d: T) -> T {
+        evaluate(fused, Shapes.MinusProductOver(), Operands(x, a, b, d))
+    }
+
+    /// `s·x − (c·(a·b))/d` (MKOR-EMA's scaled Sherman–Morrison entry `(1/γ)P_ij − (((1−γ)/γ²)(u_i w_j))/den`).
+    @inlinable
+    public static func scaledMinusScaledProductOver<T: Scalar>(_ fused: Bool, _ s: T, _ x: T, _ c: T, _ a: T, _ b: T, _ d: T) -> T {
+        evaluate(fused, Shapes.ScaledMinusScaledProductOver(), Operands(s, x, c, a, b, d))
+    }
+
     /// `Σ_i a_i·x_i` over the terms `i` with `a_i ≠ 0`, left to right; the first term is not added to
     /// zero (so an all-skipped sum is `+0`). RLLC's memory update, `k ≤ 5` terms.
     @inlinable
@@ -143,6 +155,23 @@ public enum Statement {
         case .float: return T(Double(sum({ Float(a($0).doubleValue) }, { Float(x($0).doubleValue) })))
         case .double: return T(sum({ a($0).doubleValue }, { x($0).doubleValue }))
         }
+    }
+
+    /// `‖X‖_F` in `T` that does not leave the format's range when `‖X‖_F` itself is representable: the
+    /// plain `frobenius` whenever it is finite and non-zero (so results in the normal range are those of
+    /// the plain norm, bit for bit); otherwise — the sum of squares overflowed (entries past
+    /// √(largest finite): 256 in fp16) or underflowed to 0 although some entry is not 0 — `m·‖X/m‖_F`
+    /// with `m = ‖X‖_max`. A NaN entry gives NaN, an infinite one +∞. The grafting norms of Shampoo and
+    /// Jorge (§6.4 step 7, §7.4 step 4): a plain ‖D‖ = ∞ turned the grafted direction into 0 or NaN, a
+    /// plain ‖D‖ = 0 into the raw gradient, with no event, where the specification has a finite D.
+    @inlinable
+    public static func rescaledFrobenius<T: Scalar>(_ m: Matrix<T>, accumulation: AccumulationModel) -> T {
+        let plain = frobenius(m, accumulation: accumulation)
+        if plain.isFinite && plain > 0 { return plain }
+        var mx = T.zero
+        for v in m.elements where !(v.magnitude <= mx) { mx = v.magnitude }     // NaN wins
+        guard mx > 0 && mx.isFinite else { return plain }
+        return mx * frobenius(m.map { $0 / mx }, accumulation: accumulation)
     }
 
     /// `‖X‖_F` in `T`: squares and sum under the accumulation model, then one square root in `T`
@@ -221,6 +250,14 @@ public enum Shapes {
     @frozen public struct ScaledCombinationMinus: StatementShape {
         @inlinable public init() {}
         @inlinable public func evaluate<C: Scalar>(_ o: Operands<C>) -> C { o.a * (o.b * o.c + o.d * o.e - o.f) }
+    }
+    @frozen public struct MinusProductOver: StatementShape {
+        @inlinable public init() {}
+        @inlinable public func evaluate<C: Scalar>(_ o: Operands<C>) -> C { o.a - o.b * o.c / o.d }
+    }
+    @frozen public struct ScaledMinusScaledProductOver: StatementShape {
+        @inlinable public init() {}
+        @inlinable public func evaluate<C: Scalar>(_ o: Operands<C>) -> C { o.a * o.b - (o.c * (o.d * o.e)) / o.f }
     }
     @frozen public struct AXPBYPCZ: StatementShape {
         @inlinable public init() {}

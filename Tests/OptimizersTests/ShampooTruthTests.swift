@@ -43,6 +43,8 @@ import Optimizers
         /// Scale of the imported L (1e160 makes K3's ‖M_r‖_F overflow binary64: Newton fails).
         var statisticScale = 1.0
         var fallback: FallbackPolicy = .keepPrevious
+        /// Scale of the gradients (300 makes the plain ‖G‖_F, ‖D‖_F overflow fp16).
+        var gradientScale = 1.0
         var description: String { name }
     }
 
@@ -82,10 +84,10 @@ import Optimizers
         return h
     }
 
-    static func gradient<T: Scalar>(_ t: Int, _: T.Type) -> LayerStatistics<T> {
+    static func gradient<T: Scalar>(_ t: Int, _: T.Type, scale: Double = 1) -> LayerStatistics<T> {
         var g = SplitMix64(seed: 300 + UInt64(t))
         let a = Matrix<Double>(rows: dIn, columns: batch) { i, _ in i == dIn - 1 ? 1 : g.nextGaussian() }
-        let gh = Matrix<Double>(rows: dOut, columns: batch) { _, _ in g.nextGaussian() }
+        let gh = Matrix<Double>(rows: dOut, columns: batch) { _, _ in scale * g.nextGaussian() }
         let grad = Matrix<Double>(rows: dOut, columns: dIn) { i, j in (0..<batch).reduce(0.0) { $0 + gh[i, $1] * a[j, $1] } / Double(batch) }
         return LayerStatistics(inputs: a.converted(to: T.self), outputGradients: gh.converted(to: T.self), gradient: grad.converted(to: T.self))
     }
@@ -173,6 +175,22 @@ import Optimizers
         return Enclosure(v: reference, e: Matrix(rows: n, columns: n) { _, _ in width })
     }
 
+    /// Whether the plain `Σx²` of any computed X in the enclosure must overflow T (`true`), cannot
+    /// (`false`), or may (`nil`): the sum of the squares of the largest (smallest) magnitudes, with the
+    /// sum's own rounding γ_{n+1}, against the largest finite value. The terms are non-negative, so the
+    /// sum overflows exactly when its total does, whatever the order.
+    static func plainNormOverflows<T: Scalar>(_ x: Enclosure, _: T.Type) -> Bool? {
+        let r = RoundingModel(T.self)
+        var low = B(0), high = B(0)
+        for i in 0..<x.rows { for j in 0..<x.columns {
+            let lo = max(x.v[i, j].magnitude - x.e[i, j], 0), hi = x.magnitude(i, j)
+            low += lo * lo; high += hi * hi
+        } }
+        let big = B(T.greatestFiniteMagnitude.doubleValue), g = r.gamma(x.rows * x.columns + 1)
+        if low * (1 - g) > big { return true }
+        return high * (1 + g) < big ? false : nil
+    }
+
     /// One step of §6.4 (1–12). `ridges` are the ridges the optimizer reported at this step;
     /// `raw` whether the layer is on the raw gradient (fallback policy). Returns the new state, whether
     /// each side's root was usable, and the new `raw`.
@@ -217,8 +235,14 @@ import Optimizers
         // 6. D ← L̂GR̂ from the start step on (raw gradient while the layer is flagged)
         let preconditioned = t >= c.start
         var d = preconditioned && !rawNext ? r.product(n.lh, r.product(g, n.rh)) : g
-        // 7. grafting D ← D·‖D_g‖_F/(‖D‖_F + 1e-16)
-        d = r.scale(d, r.divide(r.frobenius(dg), r.add(r.frobenius(d), constant(1e-16))))
+        // 7. grafting D ← D·‖D_g‖_F/(‖D‖_F + 1e-16); a norm whose plain sum of squares overflows T is
+        // evaluated as m·‖X/m‖_F (two more roundings)
+        func norm(_ x: Enclosure) -> ScalarEnclosure {
+            let overflows = plainNormOverflows(x, T.self)
+            precondition(overflows != nil, "Σx² within rounding of the overflow threshold: change the data")
+            return r.frobenius(x, extraRoundings: overflows! ? 2 : 0)
+        }
+        d = r.scale(d, r.divide(norm(dg), r.add(norm(d), constant(1e-16))))
         // 8. weight decay on both directions
         let wd = constant(h.weightDecay)
         d = r.axpby(one, d, wd, s.w); dg = r.axpby(one, dg, wd, s.w)
@@ -240,7 +264,7 @@ import Optimizers
         try opt.importState(imported)
         var w = w0, truth = start, raw = false
         for t in 1...c.steps {
-            let x = Self.gradient(t, T.self)
+            let x = Self.gradient(t, T.self, scale: c.gradientScale)
             let report = try opt.step(weights: &w, layers: [x], step: t)
             let ridges = (report.monitors.first { $0.name == "ridge_L" }?.value, report.monitors.first { $0.name == "ridge_R" }?.value)
             let (next, usable, rawNext) = Self.oracleStep(truth, x, t: t, ridges: ridges, raw: raw, config: c, T.self)
@@ -287,5 +311,19 @@ import Optimizers
     func newtonFailureTakesTheConfiguredFallback(policy: FallbackPolicy) throws {
         let c = Config(name: "Newton fails on L (\(policy.rawValue))", start: 1, statisticScale: 1e160, fallback: policy)
         try run(c, Double.self)
+    }
+
+    /// Grafting in fp16 with gradients of entries up to ~10³ (§6.4 step 7, §6.5): the plain ‖D_g‖_F = ‖G‖_F
+    /// and ‖D‖_F = ‖L̂GR̂‖_F overflow (Σx² > 65504, checked by the oracle) although both norms are
+    /// representable, which made the grafting factor ∞/∞ = NaN. The norms are evaluated as m·‖X/m‖_F
+    /// (m = ‖X‖_max); the oracle bounds that evaluation with two more roundings. Statistics and roots are
+    /// not refreshed (intervals 100: the imported L̂, R̂ precondition), so every state stays within fp16's
+    /// range; three steps against the MPFR oracle, the first two on the graft momentum.
+    @Test func graftingNormsDoNotOverflowFloat16() throws {
+        let c = Config(name: "fp16 grafting with ‖G‖_F² > 65504", start: 3, rootInterval: 100, statisticsInterval: 100, steps: 3,
+                       gradientScale: 300)
+        let g = Enclosure(exact: Self.gradient(1, Float16.self, scale: c.gradientScale).gradient)
+        #expect(Self.plainNormOverflows(g, Float16.self) == true, "the plain ‖G‖_F must overflow fp16 for this test to say something")
+        try run(c, Float16.self)
     }
 }
