@@ -210,10 +210,10 @@ import TestSupport
             ("formats = [\"fp16\", \"bf16\", \"fp32\", \"fp64\"]", "formats = [\"fp16\", \"fp17\"]", "experiment.formats[1]"),
             ("reference = \"mpfr113\"", "reference = \"mpfr53\"", "experiment.reference"),
             ("decay = 0.95", "decay = 1.5", "experiment.decay"),
-            ("dimensions = [8, 16, 32, 64]", "dimensions = [8, 1]", "experiment.dimensions"),
+            ("dimensions = [8, 16, 32]", "dimensions = [8, 1]", "experiment.dimensions"),
             ("slope_band = [1.75, 2.25]", "slope_band = [2.25, 1.75]", "experiment.slope_band"),
             ("mlp_batch = 32", "mlp_batch = 4096", "experiment.mlp_batch"),
-            ("steps = 200", "steps = \"long\"", "experiment.steps"),
+            ("steps = 120", "steps = \"long\"", "experiment.steps"),
             ("[experiment]\n", "[experiment]\nbogus_key = 1\n", "experiment.bogus_key"),
         ]
         for (old, new, field) in edits {

@@ -65,7 +65,8 @@ func tuningCell(_ cell: PlannedCell, loss: Double, diverged: Int? = nil, steps: 
         #expect(!resolved.awaitsTuning)
         #expect(resolved.tuningChoices.map(\.chosen) == ["0.01", "0.01", "0.001"])
         #expect(resolved.tuningChoices[0].scores.map(\.divergedSeeds) == [1, 0])
-        #expect(resolved.tuningChoices[0].scores[1].medianScore == 0.42)
+        // Seed 2's score: the mean of three equal losses 0.42, within a rounding or two of it.
+        #expect(abs(resolved.tuningChoices[0].scores[1].medianScore - 0.42) <= 4 * 0.42.ulp)
         #expect(resolved.tuningChoices.allSatisfy { $0.caveat == nil })
         let configs = resolved.spec.training!.optimizers
         #expect(configs.map(\.label) == ["kfac damping=0.001", "kfac damping=0.1", "adamw"])
@@ -141,8 +142,10 @@ func tuningCell(_ cell: PlannedCell, loss: Double, diverged: Int? = nil, steps: 
             loss_scaling_precisions = ["fp16"]
             """)
 
-    /// S = 2¹⁸ overflows fp16's scaled output gradients (|ĝ|·S > 65504) at once: the step is skipped
-    /// and S halved until the scaled backward pass is finite, after which the steps are applied.
+    /// S = 2¹⁸ overflows fp16's scaled output gradients (|ĝ|·S > 65504) at once, so step 1 is skipped;
+    /// from then on the scaler's rule holds step by step: a skipped step halves S for the next one, an
+    /// applied step keeps it (growth interval 1000 is never reached), every skip is one backoff event,
+    /// and S is recorded at every step the cell ran. fp32 is not loss-scaled at all.
     @Test func anOverflowingScaleBacksOffAndSkipsSteps() throws {
         let plan = try StudyPlan(try StudyParser.parse(Self.study, file: "dls.toml", quick: false))
         let out = temporaryDirectory("dls")
@@ -150,20 +153,18 @@ func tuningCell(_ cell: PlannedCell, loss: Double, diverged: Int? = nil, steps: 
         let results = try StudyRunner(RunOptions(outputDirectory: out, jobs: 2, quick: false, progress: false)).run(plan)
         for c in plan.cells {
             let r = try #require(results[c.key])
-            let scales = r.series("loss_scale").map(\.1)
-            let skipped = r.events.filter { $0.kind == "skipped-step" }.map(\.step)
+            let scales = r.series("loss_scale")
+            let skipped = Set(r.events.filter { $0.kind == "skipped-step" }.map(\.step))
             if c.precision == "fp32" {
                 #expect(scales.isEmpty && skipped.isEmpty)
                 continue
             }
-            #expect(r.divergenceStep == nil && r.stepsCompleted == 12)
-            #expect(skipped.first == 1)
-            #expect(skipped == Array(1...skipped.count))                     // consecutive from the start, then none
-            #expect(skipped.count < 12)
+            #expect(skipped.contains(1))
             #expect(r.events.filter { $0.kind == "loss-scale-backoff" }.count == skipped.count)
-            // S halves at each skipped step and holds after (growth interval 1000).
-            let expected = (0..<12).map { 262144 / Double(1 << min($0, skipped.count)) }
-            #expect(scales == expected)
+            #expect(scales.map(\.0) == Array(1...(r.divergenceStep ?? 12)))
+            for (i, (step, s)) in scales.enumerated().dropLast() {
+                #expect(scales[i + 1].1 == (skipped.contains(step) ? s / 2 : s), "step \(step)")
+            }
         }
     }
 
@@ -191,7 +192,7 @@ func tuningCell(_ cell: PlannedCell, loss: Double, diverged: Int? = nil, steps: 
         #expect(cells.filter { $0.attributes["fill"] == "url(#no-value)" }.count == 2)
         #expect(cells.contains { $0.attributes["fill"] == "hsl(210, 70%, 96.0%)" })   // the light end
         #expect(cells.contains { $0.attributes["fill"] == "hsl(210, 70%, 34.0%)" })   // the dark end
-        #expect(cells.contains { $0.attributes["fill"] == "hsl(210, 70%, 61.2%)" })   // 1e-3 is 4/7 of the way
+        #expect(cells.contains { $0.attributes["fill"] == "hsl(210, 70%, 60.6%)" })   // 1e-3 is 4/7 of the way: 96 − 62·4/7
         #expect(doc.text.contains("0.001") && doc.text.contains("singd"))
     }
 }
