@@ -13,7 +13,7 @@ struct Studies: ParsableCommand {
 
 /// Options shared by the commands that run studies.
 struct CommonOptions: ParsableArguments {
-    @Argument(help: "Studies to run, by file name without .toml (default: all in the study directory).")
+    @Argument(help: "Studies to run: names of the study directory's files without .toml, or paths to study files (default: all in the study directory).")
     var studies: [String] = []
 
     @Flag(help: "Quick tier: every study at the reduced sizes of its [quick] table (what CI runs).")
@@ -22,25 +22,35 @@ struct CommonOptions: ParsableArguments {
     @Option(help: "Directory of study files (default: Studies/ of the project).")
     var studyDirectory: String?
 
-    @Option(name: .customLong("out"), help: "Output directory for reports (default: reports/ next to Studies/).")
+    @Option(name: .customLong("out"), help: "Output directory for reports (default: reports/ next to Studies/ for the full tier, reports-quick/ for --quick).")
     var output: String?
+
+    @Flag(help: "Run a study even if its estimated memory or work exceeds the limits (8 GiB, 1e14 weighted operations).")
+    var allowLarge = false
 
     @Option(help: "Cells run in parallel (each uses one BLAS thread); results never depend on it.")
     var jobs: Int = ProcessInfo.processInfo.activeProcessorCount
 
     var directory: String { studyDirectory ?? StudyCatalogue.defaultDirectory() }
+    /// Each tier has its own default place, so a quick run never overwrites the committed full-tier reports.
     var outputDirectory: String {
-        output ?? (URL(fileURLWithPath: directory).deletingLastPathComponent().appendingPathComponent("reports").path)
+        output ?? (URL(fileURLWithPath: directory).deletingLastPathComponent().appendingPathComponent(quick ? "reports-quick" : "reports").path)
     }
 
     func validate() throws {
         guard jobs >= 1 else { throw ValidationError("--jobs must be at least 1, got \(jobs)") }
     }
 
+    /// A bad study file is reported as itself (file, field, value), without the usage text.
     func load() throws -> [StudySpec] {
-        do { return try StudyCatalogue.load(directory: directory, only: studies, quick: quick) } catch {
-            throw ValidationError("\(error)")
-        }
+        try StudyCatalogue.load(directory: directory, only: studies, quick: quick)
+    }
+
+    /// Refuses, before anything runs, a study whose estimate exceeds the limits (unless `--allow-large`).
+    func checkResources(_ plan: StudyPlan) throws {
+        guard let estimate = ResourceEstimate.of(plan, jobs: jobs), estimate.exceedsLimits, !allowLarge else { return }
+        throw StudyError(file: plan.spec.file, field: "", value: estimate.summary,
+                         reason: "the study exceeds the resource limits; shrink it, or pass --allow-large to run it anyway")
     }
 }
 
@@ -70,7 +80,8 @@ struct Run: ParsableCommand {
             shardPair = (parts[0], parts[1])
         }
         let options = RunOptions(outputDirectory: common.outputDirectory, jobs: common.jobs, quick: common.quick,
-                                 shard: shardPair, progress: isatty(2) != 0)
+                                 shard: shardPair, progress: isatty(2) != 0, logInterval: isatty(2) != 0 ? nil : 30)
+        for spec in specs { try common.checkResources(try StudyPlan(spec)) }
         let start = ContinuousClock.now
         var index = [(StudySpec, Verdict, Double)]()
         var cachedCells = 0, cellCount = 0
@@ -135,16 +146,24 @@ struct Check: ParsableCommand {
     @Flag(help: "List every cell of each study.") var cells = false
 
     func run() throws {
+        let directory = StudyCatalogue.defaultDirectory()
         let paths = files.isEmpty
-            ? ((try? FileManager.default.contentsOfDirectory(atPath: StudyCatalogue.defaultDirectory())) ?? [])
-                .filter { $0.hasSuffix(".toml") }.sorted().map { StudyCatalogue.defaultDirectory() + "/" + $0 }
+            ? ((try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? [])
+                .filter { $0.hasSuffix(".toml") }.sorted().map { directory + "/" + $0 }
             : files
+        if paths.isEmpty {
+            print("error  no study files to check: none given, and no *.toml in \(directory) (looked for Studies/ with a data/ folder in the current directory and its ancestors)")
+            throw ExitCode(1)
+        }
         var failed = 0
         for path in paths {
             do {
                 let spec = try StudyCatalogue.loadFile(path, quick: quick)
                 let plan = try StudyPlan(spec)
                 print("ok  \(path): \(plan.plannedCellCount) cells" + (plan.tuningCells.isEmpty ? "" : " after \(plan.tuningCells.count) tuning cells"))
+                if let e = ResourceEstimate.of(plan, jobs: ProcessInfo.processInfo.activeProcessorCount), e.exceedsLimits {
+                    print("    warning: \(e.summary); `run` will ask for --allow-large")
+                }
                 if cells { for c in plan.tuningCells { print("    \(c.label)") } }
                 if cells { for c in plan.cells { print("    \(c.label)") } }
             } catch {
@@ -152,6 +171,7 @@ struct Check: ParsableCommand {
                 print("error  \(error)")
             }
         }
+        print("checked \(paths.count) study file\(paths.count == 1 ? "" : "s")\(files.isEmpty ? " in \(directory)" : "")\(quick ? " (quick tier)" : ""): \(paths.count - failed) ok, \(failed) with errors")
         if failed > 0 { throw ExitCode(1) }
     }
 }
@@ -162,12 +182,17 @@ struct Verify: ParsableCommand {
 
     func run() throws {
         warnIfDebug()
-        let options = RunOptions(outputDirectory: common.outputDirectory, jobs: common.jobs, quick: common.quick, progress: isatty(2) != 0)
+        let options = RunOptions(outputDirectory: common.outputDirectory, jobs: common.jobs, quick: common.quick,
+                                 progress: isatty(2) != 0, logInterval: isatty(2) != 0 ? nil : 30)
         var bad = 0
-        for spec in try common.load() {
-            let mismatches = try StudyVerifier.verify(spec, reports: common.outputDirectory, options: options)
-            if mismatches.isEmpty { print("\(spec.name): bit-identical to its manifest") }
-            for m in mismatches { print("MISMATCH \(m)"); bad += 1 }
+        let specs = try common.load()
+        for spec in specs { try common.checkResources(try StudyPlan(spec)) }
+        for spec in specs {
+            let outcome = try StudyVerifier.verify(spec, reports: common.outputDirectory, options: options)
+            if outcome.mismatches.isEmpty {
+                print("\(spec.name): bit-identical to its manifest" + (outcome.otherMachine.map { "; same results, other machine (\($0))" } ?? ""))
+            }
+            for m in outcome.mismatches { print("MISMATCH \(m)"); bad += 1 }
         }
         if bad > 0 { throw ExitCode(1) }
     }

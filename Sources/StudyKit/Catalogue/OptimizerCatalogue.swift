@@ -25,7 +25,7 @@ public struct Hyperparameter<H>: Sendable {
     public static func flag(_ key: String, _ path: WritableKeyPath<H, Bool> & Sendable) -> Self {
         Self(key: key, kind: .flag) { h, v in if case .flag(let b) = v { h[keyPath: path] = b } }
     }
-    public static func choice<E: RawRepresentable & CaseIterable>(_ key: String, _ path: WritableKeyPath<H, E> & Sendable, _: E.Type) -> Self where E.RawValue == String {
+    public static func choice<E: RawRepresentable & CaseIterable & SendableMetatype>(_ key: String, _ path: WritableKeyPath<H, E> & Sendable, _: E.Type) -> Self where E.RawValue == String {
         Self(key: key, kind: .choice(E.allCases.map(\.rawValue))) { h, v in
             if case .text(let s) = v, let e = E(rawValue: s) { h[keyPath: path] = e }
         }

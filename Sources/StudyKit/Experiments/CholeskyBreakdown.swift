@@ -24,6 +24,7 @@ import LinearAlgebra
 ///   and normwise, `‖tS‖_F/‖A_s‖_F`.
 enum CholeskyBreakdown: Experiment {
     static let kind = StudyKind.choleskyBreakdown
+    static let verdictRule = "threshold-scales-as-1/u and diagonal-shift-smaller and backward-error-bound"
 
     struct Parameters {
         var formats: [String]

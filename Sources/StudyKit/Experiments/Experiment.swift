@@ -26,8 +26,10 @@ public struct StudyFindings: Sendable {
 }
 
 /// A focused numerical experiment: how it expands into cells, runs one, and reads the results.
-protocol Experiment {
+protocol Experiment: SendableMetatype {
     static var kind: StudyKind { get }
+    /// The one verdict the experiment computes: a study's `[verdict] rule` must name it.
+    static var verdictRule: String { get }
     static func cells(_ spec: StudySpec) throws(StudyError) -> [PlannedCell]
     static func run(_ spec: StudySpec, _ cell: PlannedCell) throws -> CellResult
     static func findings(_ spec: StudySpec, _ results: [CellResult]) -> StudyFindings

@@ -25,6 +25,7 @@ import Optimizers
 /// the gap on log10 β1 per seed and judges the median slope's interval (``SlopeJudgement``).
 enum IKFACTracking: Experiment {
     static let kind = StudyKind.ikfacTracking
+    static let verdictRule = "mpfr-median-slope-interval-in-band"
     static let parts = ["one-step", "trajectory"]
 
     struct Parameters {

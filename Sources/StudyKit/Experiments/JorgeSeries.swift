@@ -26,6 +26,7 @@ import Optimizers
 /// Both need `GGᵀ` (`2n²m`), not counted.
 enum JorgeSeries: Experiment {
     static let kind = StudyKind.jorgeSeries
+    static let verdictRule = "bound-on-commuting-cells and positive-rank-correlations and accumulation and graceful-bf16"
     typealias B = BigFloat113
 
     struct Parameters {

@@ -23,6 +23,7 @@ import Optimizers
 /// the comparison can fail.
 enum KFACExactness: Experiment {
     static let kind = StudyKind.kfacExactness
+    static let verdictRule = "all-linear-blocks-within-bound-and-control-caught"
 
     struct Parameters {
         var formats: [String], widths: [Int], bias: [String], samples: Int, seeds: [Int], control: String

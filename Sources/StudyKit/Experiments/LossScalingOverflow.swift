@@ -16,6 +16,7 @@ import Networks
 /// (max |stored entry|)² exceeds the factor format's largest finite value (65504 for fp16).
 enum LossScalingOverflow: Experiment {
     static let kind = StudyKind.lossScalingOverflow
+    static let verdictRule = "overflow-iff-square-exceeds-65504"
     static let knownModes = ["unscale-after", "unscale-before", "fp32-factors"]
 
     struct Parameters {

@@ -26,6 +26,7 @@ import Optimizers
 /// than fp32) or fp64 (from fp32 and fp64) and the retry's residual recorded.
 enum ShampooRoots: Experiment {
     static let kind = StudyKind.shampooRoots
+    static let verdictRule = "within-format-residual-slope-in-band"
     typealias B = BigFloat113
     static let knownMethods = ["eigen", "newton"]
     /// `λ_min ≤ lowRankTolerance·λ_max` in MPFR-113 marks a rank-deficient statistic (an exactly zero

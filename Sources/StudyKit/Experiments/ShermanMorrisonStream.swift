@@ -27,6 +27,7 @@ import Optimizers
 /// the verdict regresses log residual on log d and log κ(F_EMA) jointly (see the findings).
 enum ShermanMorrisonStream: Experiment {
     static let kind = StudyKind.shermanMorrisonStream
+    static let verdictRule = "paper-variant-PD-everywhere-and-exact-SM-d-exponent-interval-in-band-kappa-held-apart"
     static let knownVariants = ["exact-sm", "paper", "code"]
     static let knownStreams = ["mlp", "synthetic"]
 

@@ -26,6 +26,7 @@ import LinearAlgebra
 /// like n. RNE never moves, so its error is the whole sum, n·E[δ] (slope 1): the n·u contrast.
 enum UpdateSwamping: Experiment {
     static let kind = StudyKind.updateSwamping
+    static let verdictRule = "rne-stalls-early-sr-kahan-recover-sr-spread-sqrt-n"
     static let knownVariants = ["rne", "sr", "kahan", "fp32-master", "fp32", "fp64"]
 
     struct Parameters {

@@ -41,6 +41,7 @@ public enum EventGlossary {
         "test-evaluation-failed": "the test-set evaluation failed (shape or non-finite error); that step has no test loss or accuracy",
         "loss-scale-backoff": "dynamic loss scaling found a non-finite gradient, skipped the step and halved the scale",
         "loss-scale-growth": "dynamic loss scaling doubled the scale after its growth interval of finite steps",
+        "skipped-step": "the step was not applied (a non-finite gradient under dynamic loss scaling): weights, optimizer state and its step count stay as they were",
         "divergence-guard": "an inverse root's Newton iteration stopped on its divergence guard (focused experiment)",
         "iteration-cap": "an inverse root's Newton iteration hit its iteration cap (focused experiment)",
         "eigen-failure": "the symmetric eigensolver did not converge (focused experiment)",

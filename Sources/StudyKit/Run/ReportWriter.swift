@@ -23,6 +23,22 @@ public enum Provenance {
         return line[line.index(after: colon)...].trimmingCharacters(in: .whitespaces)
     }()
 
+    /// Where and how a report was produced, kept apart from `manifest.json` (what was produced), so a
+    /// rerun on another machine changes only this file and `verify` can say "same results, other machine".
+    public static var record: JSONValue {
+        .object(["git_commit": .string(gitCommit), "toolchain": .string(toolchain), "cpu": .string(cpu),
+                 "blas": .string(BLAS.configuration), "mpfr": .string(MPFRInfo.version)])
+    }
+
+    /// The fields of a stored provenance record that differ from this process's, as "field: then → now".
+    public static func differences(from stored: JSONValue) -> [String] {
+        guard case .object(let now) = record else { return [] }
+        return ["cpu", "blas", "toolchain", "mpfr"].compactMap { k in
+            let was = stored[k]?.stringValue ?? "?", is_ = now[k]?.stringValue ?? "?"
+            return was == is_ ? nil : "\(k): \(was) → \(is_)"
+        }
+    }
+
     static func run(_ tool: String, _ args: [String]) -> String? {
         let p = Process()
         p.executableURL = URL(fileURLWithPath: tool)
@@ -51,6 +67,11 @@ public enum ReportWriter {
         }
         let findings = spec.kind == .training ? try TrainingFindings.findings(spec, ordered) : ExperimentCatalogue.findings(spec, ordered)
         let dir = "\(root)/\(spec.name)"
+        let tier = quick ? "quick" : "full"
+        if let bytes = try? AtomicFile.read("\(dir)/manifest.json"), let old = (try? JSONParser.parse(bytes: bytes))?["tier"]?.stringValue, old != tier {
+            throw StudyError(file: spec.file, field: "", value: dir,
+                             reason: "holds the \(old)-tier report; writing the \(tier) tier over it would mix tiers (choose another --out)")
+        }
         var files = [String: String]()   // relative path → contents
         for (name, svg) in findings.plots { files["plots/\(name)"] = svg }
         files["results.csv"] = try resultsCSV(spec, ordered)
@@ -78,11 +99,9 @@ public enum ReportWriter {
             "configuration_sha256": .string(SHA256.hex(spec.canonical)), "tier": .string(quick ? "quick" : "full"),
             "cells": .integer(plan.cells.count),
             "seeds": .array((spec.training?.seeds ?? []).map { .integer($0) }),
-            "reference": .object(["library": .string("MPFR \(MPFRInfo.version)"),
-                                  "bits": .integer(spec.training?.referenceBits ?? 0),
+            "reference": .object(["bits": .integer(spec.training?.referenceBits ?? 0),
                                   "steps": .integer(spec.training?.referenceSteps ?? 0)]),
-            "git_commit": .string(Provenance.gitCommit), "toolchain": .string(Provenance.toolchain),
-            "cpu": .string(Provenance.cpu), "blas": .string(BLAS.configuration), "blas_threads_per_cell": .integer(1),
+            "blas_threads_per_cell": .integer(1),
             "verdict": .string(findings.verdict.label),
             "tuning": .array(plan.tuningChoices.map { c in
                 .object(["group": .string(c.group), "parameter": .string(c.parameter), "chosen": .string(c.chosen),
@@ -91,6 +110,7 @@ public enum ReportWriter {
             "files": .object(hashes),
         ])
         try AtomicFile.write(manifest.canonicalText, to: "\(dir)/manifest.json")
+        try AtomicFile.write(Provenance.record.canonicalText, to: "\(dir)/provenance.json")
         return findings.verdict
     }
 
@@ -107,15 +127,34 @@ public enum ReportWriter {
         return try CSVWriter.render(header: ["study", "cell", "method", "precision", "seed", "step", "metric", "layer", "value"], rows: rows)
     }
 
-    /// One row per cell × parameter (tidy): join with `results.csv` on (study, cell, precision, seed).
+    /// One row per cell, one column per parameter (empty where a cell's method has no such parameter),
+    /// so that each column holds one type and pandas reads numbers as numbers. `variant` separates
+    /// configurations that share a `method` (singd dense/diagonal, kfac-i/kfac-f). Join with
+    /// `results.csv` and `events.csv` on (study, cell, precision, seed).
     static func cellsCSV(_ spec: StudySpec, _ results: [CellResult]) throws -> String {
+        let keys = Set(results.flatMap(\.parameters.keys)).sorted()
         var rows = [[CSVCell]]()
         for r in results {
-            for k in r.parameters.keys.sorted() {
-                rows.append([.text(spec.name), .text(r.optimizer), .text(r.method), .text(r.precision), .integer(r.seed), .text(k), .text(r.parameters[k]!)])
-            }
+            var row: [CSVCell] = [.text(spec.name), .text(r.optimizer), .text(r.method), .text(variant(r)), .text(r.precision), .integer(r.seed)]
+            for k in keys { row.append(r.parameters[k].map(Self.typed) ?? .empty) }
+            rows.append(row)
         }
-        return try CSVWriter.render(header: ["study", "cell", "method", "precision", "seed", "parameter", "value"], rows: rows)
+        return try CSVWriter.render(header: ["study", "cell", "method", "variant", "precision", "seed"] + keys, rows: rows)
+    }
+
+    /// A parameter's value as a number when it is one (so the column is numeric), else as text.
+    static func typed(_ text: String) -> CSVCell {
+        if let i = Int(text) { return .integer(i) }
+        if let x = Double(text), x.isFinite { return .number(x) }
+        return .text(text)
+    }
+
+    /// The method with the setting that makes it a different algorithm: `variant` (kfac-i, mkor-ema) or
+    /// the factor `structure` (singd-dense, singd-diagonal); the method itself otherwise.
+    static func variant(_ r: CellResult) -> String {
+        if let v = r.parameters["variant"] { return v.hasPrefix(r.method) ? v : "\(r.method)-\(v)" }
+        if let s = r.parameters["structure"] { return "\(r.method)-\(s)" }
+        return r.method
     }
 
     static func eventsCSV(_ spec: StudySpec, _ results: [CellResult]) throws -> String {
@@ -163,7 +202,7 @@ public enum ReportWriter {
             md += "## Plots\n\n"
             for p in f.plots { md += "![\(p.name)](plots/\(p.name))\n\n" }
         }
-        md += "## Files\n\n`results.csv` (one row per cell × step × metric), `cells.csv` (each cell's parameters, one row per parameter; join on study, cell, precision and seed), `events.csv` (every recorded event and divergence), `plots/`, and `manifest.json` (configuration hash, seeds, machine, MPFR and BLAS, SHA-256 of every file). Reproduce with `swift run -c release Studies run \(spec.name)\(quick ? " --quick" : "")`; check with `swift run -c release Studies verify \(spec.name)\(quick ? " --quick" : "")`.\n"
+        md += "## Files\n\n`results.csv` (one row per cell × step × metric), `cells.csv` (each cell's parameters, one row per parameter; join on study, cell, precision and seed), `events.csv` (every recorded event and divergence), `plots/`, `manifest.json` (configuration hash, seeds, tier, verdict, SHA-256 of every file) and `provenance.json` (commit, toolchain, CPU, BLAS, MPFR); every column is described in `Docs/Reports.md`. Reproduce with `swift run -c release Studies run \(spec.name)\(quick ? " --quick" : "")`; check with `swift run -c release Studies verify \(spec.name)\(quick ? " --quick" : "")`.\n"
         return md
     }
 }

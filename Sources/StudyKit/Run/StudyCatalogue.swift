@@ -15,8 +15,20 @@ public enum StudyCatalogue {
         return "Studies"
     }
 
-    /// Loads every `*.toml` of `directory` (sorted by name), or only those named in `only`.
+    /// Whether a command-line study argument is a file path (`Studies/x.toml`, `../mine.toml`) rather
+    /// than the name of a study of the catalogue directory.
+    public static func isPath(_ argument: String) -> Bool { argument.hasSuffix(".toml") || argument.contains("/") }
+
+    /// Loads every `*.toml` of `directory` (sorted by name), or only those in `only`: names of the
+    /// directory's studies, or paths to study files anywhere (see `isPath`), in the order given.
     public static func load(directory: String, only: [String] = [], quick: Bool) throws(StudyError) -> [StudySpec] {
+        if !only.isEmpty, only.contains(where: isPath) {
+            var out = [StudySpec]()
+            for o in only {
+                if isPath(o) { out.append(try loadFile(o, quick: quick)) } else { out += try load(directory: directory, only: [o], quick: quick) }
+            }
+            return out
+        }
         let names: [String]
         do { names = try FileManager.default.contentsOfDirectory(atPath: directory).filter { $0.hasSuffix(".toml") }.sorted() } catch {
             throw StudyError(file: directory, field: "", value: directory, reason: "cannot list the study directory")
@@ -55,7 +67,24 @@ public enum StudyVerifier {
         public var description: String { "\(study): \(detail)" }
     }
 
-    public static func verify(_ spec: StudySpec, reports: String, options: RunOptions) throws -> [Mismatch] {
+    /// What `verify` found: mismatching files, and the provenance fields in which this machine differs
+    /// from the one that wrote the report (nil: the same), which alone never count as a mismatch.
+    public struct Outcome: Sendable {
+        public var mismatches: [Mismatch]
+        public var otherMachine: String?
+    }
+
+    public static func verify(_ spec: StudySpec, reports: String, options: RunOptions) throws -> Outcome {
+        let mismatches = try compare(spec, reports: reports, options: options)
+        var other: String? = nil
+        if let bytes = try? AtomicFile.read("\(reports)/\(spec.name)/provenance.json"), let stored = try? JSONParser.parse(bytes: bytes) {
+            let d = Provenance.differences(from: stored)
+            other = d.isEmpty ? nil : d.joined(separator: "; ")
+        }
+        return Outcome(mismatches: mismatches, otherMachine: other)
+    }
+
+    static func compare(_ spec: StudySpec, reports: String, options: RunOptions) throws -> [Mismatch] {
         let manifestPath = "\(reports)/\(spec.name)/manifest.json"
         let manifestBytes: [UInt8]
         do { manifestBytes = try AtomicFile.read(manifestPath) } catch {

@@ -10,12 +10,15 @@ public struct RunOptions: Sendable {
     /// `(index, count)`, 1-based: run only that shard of every study's cells, and write no report.
     public var shard: (Int, Int)?
     public var progress: Bool
+    /// When set (output is not a terminal: Slurm logs, nohup), a progress line at least this often, in seconds.
+    public var logInterval: Double?
     /// Ignore cached cells (used by `verify`, which must recompute).
     public var useCache: Bool
 
-    public init(outputDirectory: String, jobs: Int, quick: Bool, shard: (Int, Int)? = nil, progress: Bool, useCache: Bool = true) {
+    public init(outputDirectory: String, jobs: Int, quick: Bool, shard: (Int, Int)? = nil, progress: Bool,
+                logInterval: Double? = nil, useCache: Bool = true) {
         self.outputDirectory = outputDirectory; self.jobs = jobs; self.quick = quick; self.shard = shard
-        self.progress = progress; self.useCache = useCache
+        self.progress = progress; self.logInterval = logInterval; self.useCache = useCache
     }
 }
 
@@ -122,29 +125,65 @@ public struct StudyRunner: Sendable {
     /// Runs `work` for each key on `options.jobs` workers; the first error stops the run and is rethrown.
     func parallel(_ keys: [String], title: String, _ work: @escaping @Sendable (String) throws -> Void) throws {
         guard !keys.isEmpty else { return }
-        let next = Atomic<Int>(0), done = Atomic<Int>(0)
+        let counters = ParallelCounters()
         let failure = Mutex<Error?>(nil)
         let start = ContinuousClock.now
         let progress = options.progress
         let workers = max(1, min(options.jobs, keys.count))
+        // Without a terminal, a reporter thread prints a line every `logInterval` seconds, also while a
+        // long cell (an MPFR reference) keeps `done` from moving.
+        if let interval = options.logInterval {
+            let total = keys.count
+            Thread.detachNewThread {
+                var last = ContinuousClock.now
+                while !counters.finished.load(ordering: .relaxed) {
+                    Thread.sleep(forTimeInterval: 0.25)
+                    guard Self.seconds(since: last) >= interval, !counters.finished.load(ordering: .relaxed) else { continue }
+                    last = ContinuousClock.now
+                    FileHandle.standardError.write(Data((Self.progressText(title: title, done: counters.done.load(ordering: .relaxed), total: total, start: start) + "\n").utf8))
+                }
+            }
+        }
+        defer { counters.finished.store(true, ordering: .relaxed) }
         DispatchQueue.concurrentPerform(iterations: workers) { _ in
             while failure.withLock({ $0 == nil }) {
-                let i = next.add(1, ordering: .relaxed).oldValue
+                let i = counters.next.add(1, ordering: .relaxed).oldValue
                 guard i < keys.count else { return }
                 do { try work(keys[i]) } catch { failure.withLock { if $0 == nil { $0 = error } } }
-                let d = done.add(1, ordering: .relaxed).newValue
+                let d = counters.done.add(1, ordering: .relaxed).newValue
                 if progress { Self.drawProgress(title: title, done: d, total: keys.count, start: start) }
             }
         }
         if progress { FileHandle.standardError.write(Data("\n".utf8)) }
+        if options.logInterval != nil {
+            FileHandle.standardError.write(Data((Self.progressText(title: title, done: counters.done.load(ordering: .relaxed), total: keys.count, start: start) + "\n").utf8))
+        }
         if let e = failure.withLock({ $0 }) { throw e }
     }
 
+    static func seconds(since start: ContinuousClock.Instant) -> Double {
+        let d = ContinuousClock.now - start
+        return Double(d.components.seconds) + Double(d.components.attoseconds) / 1e18
+    }
+
+    /// "done/total cells, elapsed, ETA": the ETA extrapolates the mean time per finished cell (with
+    /// sub-second resolution: whole seconds made it 0 for studies of fast cells); unknown before the first.
+    public static func progressText(title: String, done: Int, total: Int, start: ContinuousClock.Instant) -> String {
+        let elapsed = seconds(since: start)
+        let eta = done > 0 ? "ETA \(Int((elapsed / Double(done) * Double(total - done)).rounded()))s" : "ETA unknown"
+        return "\(title): \(done)/\(total) cells, \(Int(elapsed.rounded()))s elapsed, \(eta)"
+    }
+
     static func drawProgress(title: String, done: Int, total: Int, start: ContinuousClock.Instant) {
-        let elapsed = Double((ContinuousClock.now - start).components.seconds)
-        let eta = done > 0 ? elapsed / Double(done) * Double(total - done) : 0
         let width = 30, filled = width * done / max(total, 1)
         let bar = String(repeating: "#", count: filled) + String(repeating: ".", count: width - filled)
-        FileHandle.standardError.write(Data("\r\(title) [\(bar)] \(done)/\(total) ETA \(Int(eta))s ".utf8))
+        FileHandle.standardError.write(Data("\r[\(bar)] \(progressText(title: title, done: done, total: total, start: start)) ".utf8))
     }
+}
+
+/// The shared counters of one `parallel` call, in a class so the progress reporter thread can read them.
+final class ParallelCounters: Sendable {
+    let next = Atomic<Int>(0)
+    let done = Atomic<Int>(0)
+    let finished = Atomic<Bool>(false)
 }

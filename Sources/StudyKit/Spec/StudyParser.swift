@@ -2,11 +2,13 @@ import Foundation
 import Networks
 import LinearAlgebra
 import Scalars
+import Optimizers
 
 /// Turns a study file into a validated `StudySpec`. Nothing runs before every field has been checked.
 public enum StudyParser {
     /// Parses `text` (the contents of `file`); `quick` applies the file's `[quick]` overrides.
     public static func parse(_ text: String, file: String, quick: Bool) throws(StudyError) -> StudySpec {
+        try TextCheck.controlCharacters(text, file: file)
         guard case .table(var root) = try ConfigValue.parseTOML(text, file: file) else {
             throw StudyError(file: file, field: "", value: "", reason: "a study file is a TOML table")
         }
@@ -29,7 +31,10 @@ public enum StudyParser {
             kind: kind, training: nil, experiment: [:], verdictRule: [:],
             canonical: ConfigValue.table(root).description)
         _ = top.raw("quick")
-        if case .table(let v)? = top.raw("verdict") { spec.verdictRule = v }
+        if let v = top.raw("verdict") {
+            guard case .table(let t) = v else { throw StudyError(file: file, field: "verdict", value: v.description, reason: "expected a table") }
+            spec.verdictRule = t
+        }
         if kind == .training {
             spec.training = try parseTraining(&top, file: file)
         } else {
@@ -42,8 +47,7 @@ public enum StudyParser {
             }
         }
         try top.finish()
-        if case .string(PrecisionRobustness.rule)? = spec.verdictRule["rule"] { _ = try PrecisionRobustness.parameters(spec) }
-        if case .string("some-beats-all")? = spec.verdictRule["rule"] { _ = try SomeBeatsAll.parameters(spec) }
+        try VerdictValidation.validate(spec)
         return spec
     }
 
@@ -94,6 +98,10 @@ public enum StudyParser {
         if problem.loss == .crossEntropy, dataset == "synthetic-regression" {
             throw StudyError(file: file, field: "problem.loss", value: "\"cross-entropy\"", reason: "a regression data set needs loss = \"mse\"")
         }
+        if problem.loss == .crossEntropy, synthetic, problem.outputs < 2 {
+            throw StudyError(file: file, field: "problem.outputs", value: "\(problem.outputs)",
+                             reason: "cross-entropy needs at least 2 classes (with 1 output the softmax is 1 and the loss is exactly 0)")
+        }
         try p.finish()
 
         var t = try TableReader(file: file, path: "training", top.raw("training"))
@@ -112,18 +120,24 @@ public enum StudyParser {
         }
         let elementwise = try t.string("elementwise", default: "per-op", allowed: ["per-op", "fused"])
         let steps = try t.int("steps", range: 1...100_000)
+        let batchSize = try t.int("batch_size", range: 1...100_000)
+        let trainCount = try trainingSetSize(problem, file: file)
+        guard batchSize <= trainCount else {
+            throw StudyError(file: file, field: "training.batch_size", value: "\(batchSize)",
+                             reason: "larger than the training set (\(trainCount) samples: train_fraction \(problem.trainFraction) of \(dataset))")
+        }
         let seeds = try t.intArray("seeds", range: 0...Int(Int32.max))
         if Set(seeds).count != seeds.count { throw StudyError(file: file, field: "training.seeds", value: "\(seeds)", reason: "lists a seed twice") }
         let training = TrainingSpec(
             problem: problem, steps: steps,
-            batchSize: try t.int("batch_size", range: 1...100_000), seeds: seeds,
+            batchSize: batchSize, seeds: seeds,
             divergenceFactor: try t.double("divergence_factor", default: 10, range: 1.000001...1e12),
             recordEvery: try t.int("record_every", default: max(1, steps / 50), range: 1...100_000),
             evaluateEvery: try t.int("evaluate_every", default: max(1, steps / 10), range: 1...100_000),
             precisions: precisions, accumulation: accumulation, elementwise: elementwise,
             optimizers: try parseOptimizers(top.raw("optimizer"), file: file),
             referenceBits: 0, referenceSteps: 0,
-            monitors: try t.stringArray("monitors", default: []))
+            monitors: try monitorPatterns(&t, file: file))
         var spec = training
         spec.lossScaling = try parseLossScaling(&t, precisions: precisions, file: file)
         try t.finish()
@@ -138,6 +152,33 @@ public enum StudyParser {
         try r.finish()
         if let tuning = top.raw("tuning") { spec.tuning = try parseTuning(tuning, optimizers: spec.optimizers, file: file) }
         return spec
+    }
+
+    /// The number of training samples the split will give (`Dataset.split` rounds the fraction).
+    static func trainingSetSize(_ p: ProblemSpec, file: String) throws(StudyError) -> Int {
+        let count: Int
+        if p.dataset.hasPrefix("synthetic") { count = p.samples } else {
+            do { count = try BundledData.load(p.dataset).sampleCount } catch {
+                throw StudyError(file: file, field: "problem.dataset", value: "\"\(p.dataset)\"", reason: "\(error)")
+            }
+        }
+        let train = Int((p.trainFraction * Double(count)).rounded())
+        guard train >= 1, train < count else {
+            throw StudyError(file: file, field: "problem.train_fraction", value: "\(p.trainFraction)",
+                             reason: "leaves \(train) of \(count) samples for training; both the training and the test set must be non-empty")
+        }
+        return train
+    }
+
+    /// `monitors`: names or `prefix*` patterns, each of which must match a monitor some optimizer emits
+    /// (a misspelt name would silently record nothing).
+    static func monitorPatterns(_ t: inout TableReader, file: String) throws(StudyError) -> [String] {
+        let patterns = try t.stringArray("monitors", default: [])
+        for (i, p) in patterns.enumerated() where !MonitorCatalogue.matchesSome(p) {
+            throw StudyError(file: file, field: "training.monitors[\(i)]", value: "\"\(p)\"",
+                             reason: "no optimizer emits a monitor by this name (known: \(MonitorCatalogue.templates.joined(separator: ", ")); a trailing * matches a prefix)")
+        }
+        return patterns
     }
 
     /// `loss_scaling = "dynamic"` with its initial scale, growth interval and the precisions it applies to.

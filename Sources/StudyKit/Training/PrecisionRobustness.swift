@@ -82,6 +82,10 @@ public enum PrecisionRobustness {
             let activity = Self.activity(base)
             for precision in p.low {
                 let low = mine.filter { $0.precision == precision }
+                guard !low.isEmpty, !base.isEmpty else {
+                    throw StudyError(file: spec.file, field: "verdict", value: "\"\(o.label)\" in \(low.isEmpty ? precision : p.baseline)",
+                                     reason: "no cells to judge: a verdict over zero cells would be no verdict")
+                }
                 out.append(judge(label: o.label, method: o.method, precision: precision, low: low, base: base, all: mine,
                                  activity: activity, p: p, steps: t.steps))
             }

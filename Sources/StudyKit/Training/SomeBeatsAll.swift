@@ -45,6 +45,10 @@ enum SomeBeatsAll {
         }
         let candidates = t.optimizers.filter { p.candidates.contains($0.method) }.map(\.label)
         let baselines = t.optimizers.filter { p.baselines.contains($0.method) }.map(\.label)
+        for label in candidates + baselines where finals(label).isEmpty {
+            throw StudyError(file: spec.file, field: "verdict", value: "\"\(label)\" in \(p.precision)",
+                             reason: "no cells to judge: a verdict over zero cells would be no verdict")
+        }
         guard let best = baselines.min(by: { (Sample(Array(finals($0).values)).median ?? .infinity) < (Sample(Array(finals($1).values)).median ?? .infinity) }),
               !candidates.isEmpty else {
             return Verdict(reproduced: nil, evidence: "missing candidate or baseline cells")

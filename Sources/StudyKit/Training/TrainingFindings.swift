@@ -121,10 +121,17 @@ enum TrainingFindings {
             return a.compactMap { if case .string(let s) = $0 { s } else { nil } }
         }
         guard case .string(let rule)? = spec.verdictRule["rule"] else {
-            return Verdict(reproduced: nil, evidence: "the study names no verdict rule")
+            throw StudyError(file: spec.file, field: "verdict.rule", value: "(missing)", reason: "the study names no verdict rule")
         }
         func cells(_ methods: [String], _ precisions: [String]) -> [CellResult] {
             results.filter { methods.contains($0.method) && (precisions.isEmpty || precisions.contains($0.precision)) }
+        }
+        /// A rule over zero cells would print a verdict about nothing: an error instead.
+        func requireCells(_ key: String, _ precisions: [String]) throws(StudyError) {
+            for m in strings(key) where cells([m], precisions).isEmpty {
+                throw StudyError(file: spec.file, field: "verdict.\(key)", value: "\"\(m)\" in \(precisions)",
+                                 reason: "no cells to judge: a verdict over zero cells would be no verdict")
+            }
         }
         func failed(_ r: CellResult) -> Bool {
             r.divergenceStep != nil || r.events.contains { ["cholesky-failure", "non-finite"].contains($0.kind) }
@@ -136,6 +143,7 @@ enum TrainingFindings {
             // Each configuration (optimizer label) is judged against its *own* baseline seed spread: pooling
             // all configurations would let a badly tuned baseline hide a precision failure of another.
             let baseline = strings("baseline"), low = strings("low")
+            try requireCells("unstable", low); try requireCells("stable", low)
             var ceilings = [String: Double]()
             for label in Set(cells(strings("stable") + strings("unstable"), baseline).map(\.optimizer)) {
                 let finals = cells(strings("stable") + strings("unstable"), baseline).filter { $0.optimizer == label && !failed($0) }.map(\.finalLoss).filter(\.isFinite)
@@ -184,6 +192,7 @@ enum TrainingFindings {
             // verdict, the data do not decide it.
             let precision = strings("precision")
             let t = spec.training!
+            try requireCells("converges", precision); try requireCells("diverges", precision)
             func peak(_ r: CellResult) -> Double {
                 let losses = r.series("loss").map(\.1)
                 guard let first = losses.first, first > 0 else { return .nan }
@@ -200,7 +209,7 @@ enum TrainingFindings {
             if strict != lenient { evidence += "; the verdict depends on where the divergence threshold is drawn, so it is undecided" }
             return Verdict(reproduced: strict == lenient ? strict : nil, evidence: evidence + ".")
         default:
-            return Verdict(reproduced: nil, evidence: "unknown verdict rule \"\(rule)\"")
+            throw StudyError(file: spec.file, field: "verdict.rule", value: "\"\(rule)\"", reason: "unknown verdict rule (known: \(VerdictValidation.trainingRules.joined(separator: ", ")))")
         }
     }
 }
