@@ -10,7 +10,7 @@ let libm: [LinkerSetting] = [.linkedLibrary("m", .when(platforms: [.linux, .andr
 
 /// Generic optimizer and network code is called across module boundaries with policy types chosen at
 /// run time by StudyKit; without cross-module optimisation those calls are unspecialised (measured ~20×
-/// slower, SWIFT-NOTES §2.2). The flag lets the optimiser specialise them in the caller's module.
+/// slower in a release build). The flag lets the optimiser specialise them in the caller's module.
 let crossModule: [SwiftSetting] = [.unsafeFlags(["-cross-module-optimization"], .when(configuration: .release))]
 
 let package = Package(

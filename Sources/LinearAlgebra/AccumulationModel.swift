@@ -3,7 +3,7 @@ import Scalars
 /// How the sums inside a dot product or matrix product are formed and rounded.
 ///
 /// The model is part of every study cell and is named in every report (`name`), because it changes
-/// low-precision results as much as the algorithm does (ALGORITHMS.md §1.3).
+/// low-precision results as much as the algorithm does (Docs/Optimizers.md §1.3).
 public enum AccumulationModel: Hashable, Sendable, CustomStringConvertible {
     /// Every multiply and every add is rounded to `T`, summing `k = 0, 1, …, n−1` in order
     /// (recursive summation). Error bound: `|ŝ − s| ≤ γ_n Σ|aᵢbᵢ|` with `γ_n` of `T`.

@@ -1,7 +1,7 @@
 import Scalars
 
 /// A Cholesky breakdown: the first non-positive (or NaN) pivot, with its index and value. A result to
-/// record (ALGORITHMS.md K1, §1.4), never a crash.
+/// record (Docs/Optimizers.md K1, §1.4), never a crash.
 public struct CholeskyFailure: Error, Sendable, Hashable, CustomStringConvertible {
     public let pivotIndex: Int
     public let pivotValue: Double

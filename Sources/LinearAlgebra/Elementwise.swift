@@ -1,7 +1,7 @@
 import Scalars
 
 /// Elementwise arithmetic, rounded per operation in `T` (the `per-op` elementwise model of
-/// ALGORITHMS.md §1.3). Shapes must match exactly; mismatches throw with both shapes.
+/// Docs/Optimizers.md §1.3). Shapes must match exactly; mismatches throw with both shapes.
 extension Matrix {
     @inlinable
     func zipped(_ other: Matrix, _ op: String, _ f: (T, T) -> T) throws(ShapeError) -> Matrix {

@@ -1,6 +1,6 @@
 import Scalars
 
-/// Why an inverse-root computation ended (ALGORITHMS.md K3). Every outcome is a result to report,
+/// Why an inverse-root computation ended (Docs/Optimizers.md K3). Every outcome is a result to report,
 /// never a crash.
 public enum InverseRootOutcome: String, Sendable, Hashable, CaseIterable, Codable {
     /// Newton: `‖Y − I‖_max ≤ tol`. Eigen route: the decomposition and the spectral function succeeded.
@@ -53,7 +53,7 @@ public struct InverseRoot<T: Scalar>: Sendable {
 }
 
 extension Matrix {
-    /// `λ_max` by power iteration exactly as the Shampoo reference's `PowerIter` (ALGORITHMS.md K3):
+    /// `λ_max` by power iteration exactly as the Shampoo reference's `PowerIter` (Docs/Optimizers.md K3):
     /// start from `v` uniform in [−1, 1)ⁿ drawn from `generator` (rounded to `T`), then repeat
     /// `v ← v/‖v‖; w ← M v; λ ← vᵀw; v ← w` while `|λ − λ_prev| > tolerance` (absolute, as in the
     /// reference) and fewer than `maxIterations` steps. Everything in `T`, reductions under
@@ -100,7 +100,7 @@ extension Matrix {
     }
 
     /// `(M + ε_rel·λ_max·I)^{-1/p}` by the coupled Newton iteration of the Shampoo reference
-    /// (`matrix_functions.py`, `ComputePower`), ALGORITHMS.md K3, step for step:
+    /// (`matrix_functions.py`, `ComputePower`), Docs/Optimizers.md K3, step for step:
     ///
     /// ```
     /// if M is 1×1: return I                       (outcome .scalarIdentity)

@@ -22,7 +22,7 @@ public enum FactorizationMethod: String, Sendable, Hashable, CaseIterable, Codab
     }
 }
 
-/// Thin, checked wrappers over OpenBLAS's LAPACK (SWIFT-NOTES §1: no LAPACK header on Debian, so the
+/// Thin, checked wrappers over OpenBLAS's LAPACK (Debian's OpenBLAS is built without LAPACKE and ships no LAPACK header, so the
 /// prototypes live in `COpenBLAS/shim.h`, with gfortran's hidden CHARACTER lengths).
 ///
 /// Storage convention: a row-major `n × n` array read as column-major is the transpose, so for a

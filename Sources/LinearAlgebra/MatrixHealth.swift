@@ -1,6 +1,6 @@
 import Scalars
 
-/// The standard monitors of ALGORITHMS.md §1.5, computed in Double from the values `T` actually holds
+/// The standard monitors of Docs/Optimizers.md §1.5, computed in Double from the values `T` actually holds
 /// (so they measure the stored matrix, not the rounding of the monitor).
 public struct MatrixHealth: Sendable, Hashable {
     public var symmetryError: Double

@@ -1,7 +1,7 @@
 import Scalars
 
 /// Spectral quantities computed in Double from the values `T` holds (diagnostics, like
-/// `frobeniusNorm`: they measure the stored matrix, not the rounding of the monitor; ALGORITHMS.md §1.5).
+/// `frobeniusNorm`: they measure the stored matrix, not the rounding of the monitor; Docs/Optimizers.md §1.5).
 extension Matrix {
     /// Singular values in ascending order, as square roots of the eigenvalues of the smaller Gram
     /// matrix (`AᵀA` or `AAᵀ`) formed and decomposed in Double (Jacobi). Squaring the matrix resolves

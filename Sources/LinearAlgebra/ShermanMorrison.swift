@@ -1,6 +1,6 @@
 import Scalars
 
-/// Rank-one inverse updates by Sherman–Morrison (ALGORITHMS.md K4), generic over `T`.
+/// Rank-one inverse updates by Sherman–Morrison (Docs/Optimizers.md K4), generic over `T`.
 ///
 /// For `P ≈ M⁻¹` and a vector `v`:
 /// `(M + v vᵀ)⁻¹ = P − (P v)(vᵀ P) / (1 + vᵀ P v)`.

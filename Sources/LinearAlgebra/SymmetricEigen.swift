@@ -90,7 +90,7 @@ extension Matrix {
         return r
     }
 
-    /// Symmetric eigendecomposition of `sym(A)` with a choice of implementation (ALGORITHMS.md K2).
+    /// Symmetric eigendecomposition of `sym(A)` with a choice of implementation (Docs/Optimizers.md K2).
     ///
     /// LAPACK `ssyevd`/`dsyevd` (divide and conquer, one OpenBLAS thread, workspace query) when `T` is
     /// Float or Double and `method` allows it; cyclic Jacobi (`symmetricEigen(maxSweeps:)`) otherwise.

@@ -30,7 +30,7 @@ public enum Activation: String, CaseIterable, Sendable, Hashable, Codable {
     }
 }
 
-/// Per-sample losses; the training loss is their mean (ALGORITHMS.md §1.1).
+/// Per-sample losses; the training loss is their mean (Docs/Optimizers.md §1.1).
 public enum LossFunction: String, CaseIterable, Sendable, Hashable, Codable {
     /// ℓ_n = logsumexp(s_n) − s_n[y_n], computed with the maximum subtracted (finite for any finite logits).
     case crossEntropy = "cross-entropy"

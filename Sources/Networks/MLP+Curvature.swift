@@ -1,7 +1,7 @@
 import Scalars
 import LinearAlgebra
 
-/// Curvature products of the mini-batch loss, for second-order finishes (KFAC-LM, ALGORITHMS.md §4.4
+/// Curvature products of the mini-batch loss, for second-order finishes (KFAC-LM, Docs/Optimizers.md §4.4
 /// steps 4'–6').
 ///
 /// Precision policy: every operation in `T`, every product under the network's `accumulation` (the

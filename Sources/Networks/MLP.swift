@@ -7,8 +7,8 @@ public struct MLPSpec: Sendable, Hashable, Codable {
     public var widths: [Int]
     public var activation: Activation
     public var loss: LossFunction
-    /// With bias, every layer's input is augmented with a trailing 1 (ALGORITHMS.md §1.1); without,
-    /// `d_i = d_in` (used for the deep-linear exactness tests of PAPER-CLAIMS R10).
+    /// With bias, every layer's input is augmented with a trailing 1 (Docs/Optimizers.md §1.1); without,
+    /// `d_i = d_in` (used for the deep-linear exactness tests of claim R10, Docs/Claims.md).
     public var bias: Bool
     public var initialization: Initialization
 
@@ -59,7 +59,7 @@ public struct NetworkError: Error, CustomStringConvertible, Sendable, Equatable 
     public var description: String { "\(field) = \(value): \(reason)" }
 }
 
-/// What backpropagation exposes per layer, exactly in the conventions of ALGORITHMS.md §1.1.
+/// What backpropagation exposes per layer, exactly in the conventions of Docs/Optimizers.md §1.1.
 public struct LayerStatistics<T: Scalar>: Sendable {
     /// Ā = [ā_1 … ā_N], `d_i × N`, the layer inputs with a trailing row of ones when there is a bias.
     public var inputs: Matrix<T>
@@ -98,7 +98,7 @@ public struct LossScaling: Sendable, Hashable {
         /// Ĝ is divided by S before it is exposed: curvature factors G = ĜĜᵀ/N see unscaled values.
         case beforeStatistics = "before-statistics"
         /// Ĝ is exposed still multiplied by S (as when factors are formed from the scaled backward pass,
-        /// PAPER-CLAIMS R8): G carries S², which overflows fp16 once (S·|ĝ|)² > 65504.
+        /// claim R8 in Docs/Claims.md): G carries S², which overflows fp16 once (S·|ĝ|)² > 65504.
         case afterStatistics = "after-statistics"
     }
     public var scale: Double
@@ -345,7 +345,7 @@ extension MLP {
     ///
     /// With a loss Hessian equal to I (MSE with ½), the exact GGN block of layer `l` is
     /// `(ā āᵀ) ⊗ (Bₗᵀ Bₗ)`: KFAC's factors with `Ĝ = Bₗᵀ` (the "exact" or type-2 Fisher statistic, as in
-    /// PAPER-CLAIMS R10). The per-sample gradient of `backward` is `Bₗᵀ (f − y)`.
+    /// claim R10 in Docs/Claims.md). The per-sample gradient of `backward` is `Bₗᵀ (f − y)`.
     public func outputJacobianTransposes(_ x: Matrix<T>) throws(NetworkError) -> [Matrix<T>] {
         guard x.columns == 1 else { throw NetworkError(field: "inputs", value: "\(x.rows)×\(x.columns)", reason: "expected one sample (one column)") }
         var events = [NumericEvent]()

@@ -2,7 +2,7 @@ import Scalars
 import LinearAlgebra
 import Networks
 
-/// Adam and AdamW with `torch.optim` conventions (ALGORITHMS.md §3.2, §3.3).
+/// Adam and AdamW with `torch.optim` conventions (Docs/Optimizers.md §3.2, §3.3).
 ///
 /// ```
 /// (AdamW) W ← W·(1 − η w)            (Adam) g ← ∇W + w·W

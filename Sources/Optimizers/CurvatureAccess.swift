@@ -2,7 +2,7 @@ import Scalars
 import LinearAlgebra
 import Networks
 
-/// What a second-order finish needs from the model on the current mini-batch (KFAC-LM, ALGORITHMS.md
+/// What a second-order finish needs from the model on the current mini-batch (KFAC-LM, Docs/Optimizers.md
 /// §4.4 steps 4'–6'): the batch loss at displaced weights and GGN-vector products.
 ///
 /// Both are evaluated in the weights' type `T` with the model's own accumulation model; the optimizer

@@ -2,7 +2,7 @@ import Scalars
 import LinearAlgebra
 import Networks
 
-/// Jorge (Singh, Sating & Bhatele 2023), ALGORITHMS.md §7.4: Shampoo's inverse fourth roots updated
+/// Jorge (Singh, Sating & Bhatele 2023), Docs/Optimizers.md §7.4: Shampoo's inverse fourth roots updated
 /// directly by matrix products, never forming L, R or an inverse.
 ///
 /// ```
@@ -87,7 +87,7 @@ public struct Jorge<Policy: PrecisionPolicy>: Optimizer {
     }
 
     /// Pre-specialised for the common policies: a generic, non-inlinable step called from another module
-    /// runs ~20× slower than the specialised one (SWIFT-NOTES §0).
+    /// runs ~20× slower than the specialised one (measured in release builds).
     @_specialize(exported: true, where Policy == Uniform<Float>)
     @_specialize(exported: true, where Policy == Uniform<Double>)
     @_specialize(exported: true, where Policy == Uniform<BFloat16>)

@@ -2,7 +2,7 @@ import Scalars
 import LinearAlgebra
 import Networks
 
-/// KFAC-LM: the paper's finish (Martens & Grosse 2015 §6.4–6.6; ALGORITHMS.md §4.4 steps 4'–6').
+/// KFAC-LM: the paper's finish (Martens & Grosse 2015 §6.4–6.6; Docs/Optimizers.md §4.4 steps 4'–6').
 ///
 /// With h the regularised batch loss `L + (η_wd/2)‖θ‖²`, F the exact GGN of the batch (Fisher for
 /// softmax cross-entropy), `C = F + (λ + η_wd) I`, Δ the KFAC direction of `∇h = ∇L + η_wd θ` and

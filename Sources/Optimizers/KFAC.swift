@@ -2,7 +2,7 @@ import Scalars
 import LinearAlgebra
 import Networks
 
-/// KFAC (Martens & Grosse 2015) in its practical forms, ALGORITHMS.md §4.4.
+/// KFAC (Martens & Grosse 2015) in its practical forms, Docs/Optimizers.md §4.4.
 ///
 /// Variants (`Variant`): **KFAC-F** (factored Tikhonov damping with π, inverses by Cholesky — the
 /// harness default), **KFAC-E** (exact damping of the Kronecker product through eigendecompositions,
@@ -149,7 +149,7 @@ public struct KFAC<Policy: PrecisionPolicy>: Optimizer {
                 let n = F(Double(abar.columns))
                 let ab = try Matrix.product(abar, .none, abar, .transposed, accumulation: acc).map { $0 / n }.symmetrized()
                 var gb = try Matrix.product(ghat, .none, ghat, .transposed, accumulation: acc).map { $0 / n }
-                // Ĝ exposed still scaled by S (loss scaling unscaled *after* the statistics, PAPER-CLAIMS
+                // Ĝ exposed still scaled by S (loss scaling unscaled *after* the statistics, Docs/Claims.md claim
                 // R8): the product carries S², divided out here, in F, once per factor of S — so exact
                 // arithmetic is unchanged and only the product's range (S·|ĝ|)² is what low precision sees.
                 if layers[l].outputGradientScale != 1 {

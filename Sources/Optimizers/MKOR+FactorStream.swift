@@ -3,7 +3,7 @@ import LinearAlgebra
 import Networks
 
 /// MKOR's factor recursion alone (§8.4 step 1b, §8.5), driven by a stream of vectors — for studies
-/// of the inverse factors in low precision (PAPER-CLAIMS R4) that must run *the optimizer's* update,
+/// of the inverse factors in low precision (claim R4, Docs/Claims.md) that must run *the optimizer's* update,
 /// not a copy of it.
 extension MKOR {
     /// Updates the inverse factors of a single layer from its batch-mean vectors: `R⁻` from `inputMean`

@@ -2,7 +2,7 @@ import Scalars
 import LinearAlgebra
 import Networks
 
-/// MKOR's factor recursion (ALGORITHMS.md §8.4 step 1, §8.5), its Double shadow for `invRes`, and the
+/// MKOR's factor recursion (Docs/Optimizers.md §8.4 step 1, §8.5), its Double shadow for `invRes`, and the
 /// MKOR-H window bookkeeping (§8.7).
 extension MKOR {
     /// Step 1 for one layer: clamped batch means, then `R⁻` (input side) first, `L⁻` second — the

@@ -2,7 +2,7 @@ import Scalars
 import LinearAlgebra
 import Networks
 
-/// MKOR (Mozaffari, Li, Zhang, Mehri Dehnavi 2023), ALGORITHMS.md §8.
+/// MKOR (Mozaffari, Li, Zhang, Mehri Dehnavi 2023), Docs/Optimizers.md §8.
 ///
 /// Keeps only the *inverse* Kronecker factors `L⁻` (`d_o×d_o`, paired with the clamped batch mean
 /// `q` of ĝ) and `R⁻` (`d_i×d_i`, paired with the clamped batch mean `r` of ā), updated by

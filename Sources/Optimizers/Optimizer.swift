@@ -2,7 +2,7 @@ import Scalars
 import LinearAlgebra
 import Networks
 
-/// A per-step monitor value (ALGORITHMS.md §1.5 and each method's "what to monitor" list).
+/// A per-step monitor value (Docs/Optimizers.md §1.5 and each method's "what to monitor" list).
 public struct Monitor: Sendable, Hashable {
     public let name: String
     /// Layer index, or −1 for network-wide values.
@@ -81,7 +81,7 @@ public enum FallbackPolicy: String, Sendable, Hashable, CaseIterable, Codable {
 
 /// An optimizer generic over a precision policy.
 ///
-/// To add one: write a struct conforming to `Optimizer` in its own file citing the ALGORITHMS.md
+/// To add one: write a struct conforming to `Optimizer` in its own file citing the Docs/Optimizers.md
 /// section it implements; round every hyperparameter once with `RoundedConstants` in `init`; convert
 /// statistics into `Policy.Factors` and gradients into `Policy.Moments` through `convert`; emit the
 /// section's monitors and events in the `StepReport`; never throw on a numeric failure — record it and

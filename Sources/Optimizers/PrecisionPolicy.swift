@@ -1,7 +1,7 @@
 import Scalars
 import LinearAlgebra
 
-/// Which type holds and computes each role of an optimizer's state (ARCHITECTURE "precision policy").
+/// Which type holds and computes each role of an optimizer's state (Docs/PrecisionPolicies.md).
 ///
 /// Roles: weights and gradients; Kronecker factors / statistics; inverses and roots; optimizer
 /// moments (momentum, Adam's m and v). Values cross roles through Double (exact for every format
@@ -22,7 +22,7 @@ extension PrecisionPolicy {
     }
 }
 
-/// Everything in `T` — including Cholesky and inverses (PAPER-CLAIMS R2 setting (c) for `BFloat16`).
+/// Everything in `T` — including Cholesky and inverses (claim R2's setting (c) for `BFloat16`, Docs/Claims.md).
 public enum Uniform<T: Scalar>: PrecisionPolicy {
     public typealias Weights = T
     public typealias Factors = T
@@ -31,7 +31,7 @@ public enum Uniform<T: Scalar>: PrecisionPolicy {
 }
 
 /// Weights, gradients and moments in `T`; curvature factors and their inverses in Float — how the
-/// SINGD paper ran KFAC "in bf16" (PAPER-CLAIMS R2 setting (b)).
+/// SINGD paper ran KFAC "in bf16" (claim R2's setting (b), Docs/Claims.md).
 public enum FloatCurvature<T: Scalar>: PrecisionPolicy {
     public typealias Weights = T
     public typealias Factors = Float
@@ -39,7 +39,7 @@ public enum FloatCurvature<T: Scalar>: PrecisionPolicy {
     public typealias Moments = T
 }
 
-/// Arithmetic settings shared by every optimizer of a cell (ALGORITHMS.md §1.3).
+/// Arithmetic settings shared by every optimizer of a cell (Docs/Optimizers.md §1.3).
 public struct ArithmeticSettings: Sendable, Hashable {
     /// Reductions (matrix products, dot products).
     public var accumulation: AccumulationModel

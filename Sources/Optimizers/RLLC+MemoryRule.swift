@@ -1,4 +1,4 @@
-/// One canonical block of a linear memory rule (ALGORITHMS.md §9.4).
+/// One canonical block of a linear memory rule (Docs/Optimizers.md §9.4).
 public enum MemoryBlock: Sendable, Hashable, Codable {
     /// Real Jordan block of `size` units with eigenvalue λ ∈ [0, 1): `m_1 ← λ m_1 + g`,
     /// `m_i ← λ m_i + m_{i−1}` (old or new neighbour, see `ChainCoupling`).

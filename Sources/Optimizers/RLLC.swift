@@ -3,7 +3,7 @@ import LinearAlgebra
 import Networks
 
 /// Dynamic-memory optimizer with retrospective learning-law correction, LM-RLLC (Szegedy, Czifra,
-/// Kőrösi-Szabó 2024), in the flagged ordering of ALGORITHMS.md §9.5:
+/// Kőrösi-Szabó 2024), in the flagged ordering of Docs/Optimizers.md §9.5:
 ///
 /// ```
 /// g ← ∇θ (all layers, flattened layer by layer, row-major)

@@ -1,7 +1,7 @@
 import Scalars
 
 /// Hyperparameters rounded once to a type, with `1 − β` formed exactly in Double before rounding
-/// (ALGORITHMS.md §1.3 item 1). bf16 turns 0.999 into 1.0, so `1 − β2` computed in bf16 would be 0:
+/// (Docs/Optimizers.md §1.3 item 1). bf16 turns 0.999 into 1.0, so `1 − β2` computed in bf16 would be 0:
 /// forming it in Double keeps `(1 − β2)_T = 0.001` (rounded), at the price of `β_T + (1 − β)_T ≠ 1`,
 /// which is flagged.
 public struct RoundedConstants: Sendable, Hashable {

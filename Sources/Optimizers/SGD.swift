@@ -2,7 +2,7 @@ import Scalars
 import LinearAlgebra
 import Networks
 
-/// SGD, heavy-ball momentum and Nesterov with `torch.optim.SGD` conventions (ALGORITHMS.md §3.1).
+/// SGD, heavy-ball momentum and Nesterov with `torch.optim.SGD` conventions (Docs/Optimizers.md §3.1).
 ///
 /// ```
 /// d ← ∇W + w·W

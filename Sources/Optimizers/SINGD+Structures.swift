@@ -1,7 +1,7 @@
 import Scalars
 import LinearAlgebra
 
-/// Matrix structures of SINGD's factors (ALGORITHMS.md §5.7), stored densely with a pattern.
+/// Matrix structures of SINGD's factors (Docs/Optimizers.md §5.7), stored densely with a pattern.
 ///
 /// Two different operations, kept separate as §5.7 warns: `project` maps a *symmetric* matrix onto the
 /// structure (off-diagonal parts doubled for the non-symmetric structures so that `m + mᵀ` reproduces

@@ -3,7 +3,7 @@ import LinearAlgebra
 import Networks
 
 /// SINGD and its special case IKFAC (Lin et al. 2024), from the reference code `f-dangel/singd`,
-/// ALGORITHMS.md §5.4.
+/// Docs/Optimizers.md §5.4.
 ///
 /// Factors K (input side) and C (output side) with `KKᵀ ≈ (A + damping)⁻¹`, `CCᵀ ≈ (G + damping)⁻¹`,
 /// moved multiplicatively by a truncated exponential `K ← K(I − β1 m_K)` every `T` steps; only

@@ -1,7 +1,7 @@
 import Scalars
 import LinearAlgebra
 
-/// Elementwise statements under the cell's `ElementwiseModel` (ALGORITHMS.md §1.3 item 2), shared by
+/// Elementwise statements under the cell's `ElementwiseModel` (Docs/Optimizers.md §1.3 item 2), shared by
 /// every optimizer so that the setting means the same everywhere.
 ///
 /// * `per-op`: every primitive operation of the statement is rounded to the storage type `T`.

@@ -48,7 +48,7 @@ enum RootOracle {
     }
 }
 
-/// Inverse fourth roots of SPD matrices with κ from 1 to 1e8 against MPFR-256 (ALGORITHMS.md K3).
+/// Inverse fourth roots of SPD matrices with κ from 1 to 1e8 against MPFR-256 (Docs/Optimizers.md K3).
 @Suite struct InverseRootAccuracy {
     typealias B = BigFloat256
     static let n = 8

@@ -155,7 +155,7 @@ import Networks
         }
     }
 
-    /// PAPER-CLAIMS R10 (calibration): for a deep linear network with MSE (ℓ = ½‖f − y‖², loss
+    /// Claim R10 of Docs/Claims.md (calibration): for a deep linear network with MSE (ℓ = ½‖f − y‖², loss
     /// Hessian I) and one sample, the exact GGN block of layer l is Jₗᵀ Jₗ, with the Jacobian
     /// Jₗ = ∂f/∂vec(Wₗ) built column by column in the test from the weights alone (Bₗ = W_L ⋯ W_{l+1}).
     /// KFAC's A ⊗ G with A = ā āᵀ from the exposed Ā and G = Ĝ Ĝᵀ from the backpropagated Jacobian

@@ -2,7 +2,7 @@ import Testing
 import Scalars
 import Optimizers
 
-/// Adam's bias corrections held in the Moments type (ALGORITHMS.md §3.2 step 4, §3.4, §1.3 item 4):
+/// Adam's bias corrections held in the Moments type (Docs/Optimizers.md §3.2 step 4, §3.4, §1.3 item 4):
 /// `c = 1 − β_M^t` with the power one operation of `M` — the exact `β_M^t` rounded into `M` once — and
 /// the subtraction rounded in `M`. Not `t − 1` roundings of repeated multiplication in `M`.
 @Suite struct AdamBiasCorrection {

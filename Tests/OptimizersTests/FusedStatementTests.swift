@@ -5,7 +5,7 @@ import TestSupport
 import Networks
 import Optimizers
 
-/// The `fused` elementwise model (ALGORITHMS.md §1.3 item 2) means the same for every optimizer:
+/// The `fused` elementwise model (Docs/Optimizers.md §1.3 item 2) means the same for every optimizer:
 /// a statement is evaluated in the wider of Float and its storage type and rounded once.
 ///
 /// * For fp64 and MPFR the wider type is the storage type, so `fused` must reproduce `per-op` bit for

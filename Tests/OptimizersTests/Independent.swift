@@ -42,7 +42,7 @@ extension Independent {
 }
 
 // Shampoo/Jorge helpers: matrix roots and the coupled Newton iteration written directly from
-// ALGORITHMS.md K3, in whatever type they are called with (BigFloat256 in the tests).
+// Docs/Optimizers.md K3, in whatever type they are called with (BigFloat256 in the tests).
 extension Independent {
     /// `(A^{1/2}, A^{-1/2})` of an SPD matrix by the Denman–Beavers iteration (Higham, *Functions of
     /// Matrices* §6.3), until the update is below 2⁻²⁰⁰ relative.

@@ -5,7 +5,7 @@ import TestSupport
 import Networks
 import Optimizers
 
-/// Jorge (ALGORITHMS.md §7.4) over several steps against an independent MPFR-256 evaluation.
+/// Jorge (Docs/Optimizers.md §7.4) over several steps against an independent MPFR-256 evaluation.
 ///
 /// The roots start from imported symmetric positive definite matrices that are not multiples of I,
 /// so `L̂` does not commute with `X_L = L̂⁴GGᵀ` (checked): the test exercises the real, non-commuting

@@ -5,7 +5,7 @@ import TestSupport
 import Networks
 import Optimizers
 
-/// KFAC-LM (ALGORITHMS.md §4.4 steps 4'–6') against the equations evaluated independently.
+/// KFAC-LM (Docs/Optimizers.md §4.4 steps 4'–6') against the equations evaluated independently.
 @Suite struct KFACLevenbergMarquardt {
     typealias B = BigFloat256
     typealias K = KFAC<Uniform<B>>

@@ -3,7 +3,7 @@ import LinearAlgebra
 import TestSupport
 import Optimizers
 
-/// KFAC's practical finish (ALGORITHMS.md §4.4 steps 1–5, with the SGD step of §3.1) evaluated from the
+/// KFAC's practical finish (Docs/Optimizers.md §4.4 steps 1–5, with the SGD step of §3.1) evaluated from the
 /// specification in MPFR-256, together with a running bound on how far a run in a type of unit
 /// roundoff `u` may lie from it.
 ///

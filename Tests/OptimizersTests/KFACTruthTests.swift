@@ -6,7 +6,7 @@ import Networks
 import Optimizers
 
 /// KFAC beyond t = 1: several consecutive steps of every practical variant against the independent
-/// MPFR-256 evaluation of ALGORITHMS.md §4.4 (`KFACTruthOracle`), every piece of state checked after
+/// MPFR-256 evaluation of Docs/Optimizers.md §4.4 (`KFACTruthOracle`), every piece of state checked after
 /// every step against a bound derived from u of the type under test and the condition numbers
 /// (`KFACTruthBounds`, each derivation where it is defined).
 @Suite struct KFACTruth {

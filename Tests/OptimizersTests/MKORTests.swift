@@ -151,7 +151,7 @@ enum SmallTraining {
     }
 
     /// In exact arithmetic (MPFR-256) both factors of both variants stay positive definite over a
-    /// stream of 40 updates with large, changing statistics (Lemma 3.3.1's claim; PAPER-CLAIMS R4),
+    /// stream of 40 updates with large, changing statistics (Lemma 3.3.1's claim; claim R4 of Docs/Claims.md),
     /// and every Sherman–Morrison denominator exceeds 1.
     @Test(arguments: [Opt.Variant.code, .ema])
     func factorsStayPositiveDefiniteInExactArithmetic(variant: Opt.Variant) throws {
@@ -222,7 +222,7 @@ enum SmallTraining {
         #expect(w == w0)
     }
 
-    /// §8.8 hazard, PAPER-CLAIMS R4: in fp16 the clamped mean ĝ of a layer with d_o = 8 outputs is 100
+    /// §8.8 hazard, claim R4 of Docs/Claims.md: in fp16 the clamped mean ĝ of a layer with d_o = 8 outputs is 100
     /// in every entry, so `vᵀPv = 8·10⁴ > 65504` overflows at the first Sherman–Morrison update (step 2;
     /// step 1 only resets). The overflow is recorded as an `sm-denominator` event with value +∞ and the
     /// clamp as a `clamp` event — not a crash.

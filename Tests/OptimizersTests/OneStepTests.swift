@@ -167,7 +167,7 @@ import Optimizers
 
     /// IKFAC (§5.5): from K₀ = I (implied S₀ = (1 − λ)I), one step with factor learning rate β1 gives
     /// K₁K₁ᵀ = (S₁ + λI)⁻¹ + O(β1²) with S₁ = (1 − β1)S₀ + β1 A_b. All in MPFR-256 (rounding ≪ β1²
-    /// down to β1 = 1e-4). The fitted log–log slope of the relative gap must be 2 ± 0.2 (PAPER-CLAIMS R1).
+    /// down to β1 = 1e-4). The fitted log–log slope of the relative gap must be 2 ± 0.2 (claim R1, Docs/Claims.md).
     @Test func ikfacTracksKFACToSecondOrder() throws {
         let (abar, ghat, grad, w0) = Independent.layer(seed: 4)
         let stats = [LayerStatistics(inputs: abar.converted(to: B.self), outputGradients: ghat.converted(to: B.self), gradient: grad.converted(to: B.self))]
@@ -276,7 +276,7 @@ import Optimizers
 
 @Suite struct Descent {
     /// Every optimizer lowers the training loss of a small tanh MLP (Double) over 50 steps from the
-    /// same start, with its default hyperparameters (learning rates from ALGORITHMS.md defaults).
+    /// same start, with its default hyperparameters (learning rates from Docs/Optimizers.md defaults).
     static func train<O: Optimizer>(_ opt: O) throws -> (Double, Double) where O.Policy == Uniform<Double> {
         var o = opt
         return try SmallTraining.train { w, layers, t, _ in _ = try o.step(weights: &w, layers: layers, step: t) }

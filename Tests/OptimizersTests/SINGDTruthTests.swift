@@ -5,7 +5,7 @@ import TestSupport
 import Networks
 import Optimizers
 
-/// SINGD and IKFAC (ALGORITHMS.md §5.4, structures §5.7) over several steps against an independent
+/// SINGD and IKFAC (Docs/Optimizers.md §5.4, structures §5.7) over several steps against an independent
 /// MPFR-256 evaluation of the specification.
 ///
 /// The run starts from an imported state with `K, C ≠ I` (so `λ·τ(P)·P` differs from `λ·I` and

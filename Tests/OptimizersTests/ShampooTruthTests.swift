@@ -5,7 +5,7 @@ import TestSupport
 import Networks
 import Optimizers
 
-/// Shampoo (ALGORITHMS.md §6.4, roots K3) over several steps against an independent MPFR-256
+/// Shampoo (Docs/Optimizers.md §6.4, roots K3) over several steps against an independent MPFR-256
 /// evaluation, with grafting (SGD and AdaGrad), the graft momentum used before the start step, both
 /// root routes, and the root-failure fallback.
 ///

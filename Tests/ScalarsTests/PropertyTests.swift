@@ -74,7 +74,7 @@ import TestSupport
         }
     }
 
-    /// `BFloat16.random(in: 0..<1)` never returns 1 (rounding a random Float could); see SWIFT-NOTES §2.3.
+    /// `BFloat16.random(in: 0..<1)` never returns 1 (rounding a random Float could: a Float within half a bf16 ulp of 1 rounds up to 1.0).
     @Test func randomStaysInsideTheRange() {
         var rng = SplitMix64(seed: 4)
         var largest = BFloat16(0)

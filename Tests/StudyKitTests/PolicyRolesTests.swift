@@ -8,7 +8,7 @@ import StudyKit
 
 /// Comparable roles in comparable precisions, and loss scaling that changes nothing it should not.
 @Suite struct PolicyRolesTests {
-    /// `bf16/fp32-inverses` must give SINGD's K and C fp32, like KFAC's inverses (STUDY-REVIEW §6).
+    /// `bf16/fp32-inverses` must give SINGD's K and C fp32, like KFAC's inverses (review rule 6 of Docs/Reports.md).
     @Test func singdKeepsKAndCInTheInversesRole() {
         typealias Setting = MixedPolicy<BFloat16, BFloat16, Float, BFloat16>
         #expect(SINGD<Setting>.F.self == Float.self)

@@ -2,7 +2,7 @@ import Scalars
 import Optimizers
 
 /// Runs generic code for a precision policy chosen by name: the one place where a study's string
-/// becomes a type (ARCHITECTURE: "generic over the scalar type T, chosen once, by name, in one switch").
+/// becomes a type (Docs/PrecisionPolicies.md: code is generic over the scalar type, chosen once, by name, in one switch).
 public protocol PolicyVisitor {
     associatedtype Output
     func visit<P: PrecisionPolicy>(_ policy: P.Type) throws -> Output

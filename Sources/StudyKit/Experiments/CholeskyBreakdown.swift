@@ -2,7 +2,7 @@ import Foundation
 import Scalars
 import LinearAlgebra
 
-/// PAPER-CLAIMS R3: the condition number at which Cholesky breaks down, per format and dimension, and
+/// Claim R3 (Docs/Claims.md): the condition number at which Cholesky breaks down, per format and dimension, and
 /// how a diagonal shift compares with a shift by a multiple of I (Higham & Pranesh).
 ///
 /// A cell is one (format, n). Each of `trials` seeded matrix families `A(κ) = Q diag(λ) Qᵀ` (λ geometric

@@ -4,7 +4,7 @@ import LinearAlgebra
 import Networks
 import Optimizers
 
-/// PAPER-CLAIMS R1: IKFAC tracks KFAC-with-EMA up to O(β1²) (SINGD Theorem 1, ALGORITHMS.md §5.5).
+/// Claim R1 (Docs/Claims.md): IKFAC tracks KFAC-with-EMA up to O(β1²) (SINGD Theorem 1, Docs/Optimizers.md §5.5).
 ///
 /// Two parts on one linear layer with seeded statistics Ā (d_i × N), Ĝ (d_o × N); IKFAC is `SINGD`
 /// with `kfacLike`, α1 = 0, T = 1, factor learning rate β1, run in the cell's format.

@@ -4,7 +4,7 @@ import LinearAlgebra
 import Networks
 import Optimizers
 
-/// PAPER-CLAIMS R5: how close Jorge's quadratic-truncated series (ALGORITHMS.md §7.4) gets to the exact
+/// Claim R5 (Docs/Claims.md): how close Jorge's quadratic-truncated series (Docs/Optimizers.md §7.4) gets to the exact
 /// inverse fourth root of the statistic it stands for.
 ///
 /// A cell is one (gradient stream, coefficient rule, β2, seed). For every precision policy listed, the

@@ -4,7 +4,7 @@ import LinearAlgebra
 import Networks
 import Optimizers
 
-/// PAPER-CLAIMS R10 (calibration): for deep linear networks with MSE, KFAC's block A ⊗ G equals the
+/// Claim R10 of Docs/Claims.md (calibration): for deep linear networks with MSE, KFAC's block A ⊗ G equals the
 /// exact GGN block.
 ///
 /// KFAC side, in the cell's format: the Optimizers module's `KFAC` itself takes one step, and its own

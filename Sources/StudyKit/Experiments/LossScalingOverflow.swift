@@ -3,7 +3,7 @@ import Scalars
 import LinearAlgebra
 import Networks
 
-/// PAPER-CLAIMS R8: fp16 overflow when KFAC's G = E[ĝĝᵀ] and Adam's v = E[g²] are formed from
+/// Claim R8 (Docs/Claims.md): fp16 overflow when KFAC's G = E[ĝĝᵀ] and Adam's v = E[g²] are formed from
 /// loss-scaled gradients.
 ///
 /// A fixed MLP (seeded Glorot weights, tanh, cross-entropy) sees a new seeded batch each step; its

@@ -190,7 +190,7 @@ public enum ExactStatistic {
         try l.inverseRootEigen(p: 4, epsilon: B(epsilon), relativeRidge: false, method: .generic)
     }
 
-    /// `rootRes(X, M, 4) = ‖X⁴M − I‖_F/√d` (ALGORITHMS.md §1.5), evaluated in MPFR-113 from the values X
+    /// `rootRes(X, M, 4) = ‖X⁴M − I‖_F/√d` (Docs/Optimizers.md §1.5), evaluated in MPFR-113 from the values X
     /// holds (every supported format converts exactly through Double), so the measurement adds no
     /// rounding at the level of the formats studied. `+∞` for a non-finite X.
     public static func rootResidual<T: Scalar>(_ x: Matrix<T>, _ m: Matrix<B>) throws -> Double {

@@ -178,7 +178,7 @@ extension ShampooRoots {
         "Early" steps are those where the exact L_t is rank deficient (λ_min ≤ 1e-20·λ_max in MPFR), so κ(M) ≈ (1+ε)/ε. A fallback is a \
         root whose residual exceeds \(p.map { NumberText.short($0.fallbackResidual) } ?? "–") (or is unusable): it is recomputed by the same method in fp32, or in \
         fp64 from fp32/fp64. Non-converged counts every outcome other than `converged` (Newton in low precision normally stops on the \
-        1.2× divergence guard, ALGORITHMS.md K3).
+        1.2× divergence guard, Docs/Optimizers.md K3).
         """
         let mechanism = """
         Newton's test ‖Y − I‖_max ≤ tol with tol = \(Fmt.sig(tolerance)) is a fixed number: where tol/u < 1 (table) it asks for \

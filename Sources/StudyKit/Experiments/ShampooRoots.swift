@@ -4,7 +4,7 @@ import LinearAlgebra
 import Networks
 import Optimizers
 
-/// PAPER-CLAIMS R6: Shampoo's inverse fourth roots need high precision.
+/// Claim R6 (Docs/Claims.md): Shampoo's inverse fourth roots need high precision.
 ///
 /// A cell is one (gradient stream, seed). The statistic `L_t = β2 L_{t−1} + w G_tG_tᵀ` (`β2 = 1`, `w = 1`:
 /// the plain sum of the paper and of the reference code's default; otherwise `w = 1 − β2`), from

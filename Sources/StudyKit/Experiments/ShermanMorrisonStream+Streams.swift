@@ -4,7 +4,7 @@ import LinearAlgebra
 import Networks
 import Optimizers
 
-/// The vector streams of PAPER-CLAIMS R4, built in Double once per cell and shared by every format
+/// The vector streams of claim R4 (Docs/Claims.md), built in Double once per cell and shared by every format
 /// and variant of the cell (each format rounds them once, as MKOR's "cast r, q to the factor type").
 extension ShermanMorrisonStream {
     /// `inputs[t]` pairs with `R⁻` (activation side), `outputs[t]` with `L⁻` (gradient side), t = 0..<m.

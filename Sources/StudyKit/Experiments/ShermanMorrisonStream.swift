@@ -4,7 +4,7 @@ import LinearAlgebra
 import Networks
 import Optimizers
 
-/// PAPER-CLAIMS R4 (MKOR Lemmas 3.3.1–3.3.2, §3.3.3): MKOR's Sherman–Morrison inverse factors over a
+/// Claim R4 of Docs/Claims.md (MKOR Lemmas 3.3.1–3.3.2, §3.3.3): MKOR's Sherman–Morrison inverse factors over a
 /// stream of vectors, in low precision, against the MPFR inverse of the exact EMA factor.
 ///
 /// One cell is one (stream, d, seed). The stream (`mlp`: batch means ā, ĝ of an MLP layer of width d

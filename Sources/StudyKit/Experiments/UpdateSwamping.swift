@@ -2,7 +2,7 @@ import Foundation
 import Scalars
 import LinearAlgebra
 
-/// PAPER-CLAIMS R7: bf16 weight writes lose small SGD updates under round-to-nearest; stochastic
+/// Claim R7 (Docs/Claims.md): bf16 weight writes lose small SGD updates under round-to-nearest; stochastic
 /// rounding, Kahan compensation and an fp32 master copy recover them.
 ///
 /// Full-batch SGD on least squares f(w) = ‖Xw − y‖²/(2n) with seeded Gaussian X (n × d), w* and

@@ -1,7 +1,7 @@
 import Optimizers
 
 /// What every event kind that can reach a study's `events.csv` means, so that each report names every
-/// kind it recorded with its count and meaning (STUDY-REVIEW §5: nothing hidden). A kind missing here is
+/// kind it recorded with its count and meaning (review rule 5 of Docs/Reports.md: nothing hidden). A kind missing here is
 /// still listed in the report, marked as undocumented; a test keeps the optimizer kinds complete.
 public enum EventGlossary {
     public static func meaning(_ kind: String) -> String? {
@@ -9,7 +9,7 @@ public enum EventGlossary {
         return otherKinds[kind]
     }
 
-    /// `OptimizerEvent.Kind` (§1.4, §10.3 of the specification).
+    /// `OptimizerEvent.Kind` (Docs/Optimizers.md §1.4, §10.3).
     static let optimizerKinds: [String: String] = [
         "cholesky-failure": "a Cholesky factorisation met a non-positive pivot (the factor was not numerically SPD at its damping); the detail names the factor and the pivot",
         "non-finite": "a NaN or ±∞ appeared in an optimizer quantity (statistic, inverse, root, update)",

@@ -187,7 +187,7 @@ public enum ReportWriter {
                 t.precisions.map { "`\($0)` (\(PolicyCatalogue.entry(named: $0)!.summary))" }.joined(separator: "; ") + ".\n"
             md += "- Optimizers\(plan.tuningChoices.isEmpty ? "" : " (after the tuning stage)"): " + t.optimizers.map { o in
                 "`\(o.label)` (\(o.method)" + (o.parameters.isEmpty ? "" : ": " + o.parameters.keys.sorted().map { "\($0) = \(o.parameters[$0]!)" }.joined(separator: ", ")) + ")"
-            }.joined(separator: "; ") + ". Unlisted hyperparameters take the defaults of ALGORITHMS.md.\n"
+            }.joined(separator: "; ") + ". Unlisted hyperparameters take the defaults of Docs/Optimizers.md.\n"
             md += t.referenceSteps == 0 ? "- Reference: none.\n"
                 : "- Reference: \(t.referenceBits == 53 ? "binary64 (fp64)" : "MPFR \(MPFRInfo.version) at \(t.referenceBits) bits") for \(t.referenceSteps == t.steps ? "the whole trajectory (\(t.steps) steps)" : "the first \(t.referenceSteps) steps")\(t.localErrorEvery > 1 ? "; one-step local errors every \(t.localErrorEvery) steps" : "").\n"
             if t.lossScaling.dynamic {

@@ -2,7 +2,7 @@ import Networks
 import LinearAlgebra
 
 /// What kind of computation a study runs. `training` trains networks under optimizer × precision ×
-/// seed; the others are focused numerical experiments behind a paper claim (PAPER-CLAIMS.md).
+/// seed; the others are focused numerical experiments behind a paper claim (Docs/Claims.md).
 public enum StudyKind: String, Sendable, Hashable, CaseIterable, Codable {
     case training
     /// R1: one-step discrepancy of IKFAC against KFAC as β1 shrinks (slope in log–log).
@@ -108,7 +108,7 @@ public struct LossScalingSpec: Sendable, Hashable, Codable {
     /// The precisions trained with it (typically those with fp16 weights, whose range needs it).
     public var precisions: [String]
     /// Where S leaves the backward signals the curvature statistics see: before them (the usual
-    /// order), or after (KFAC's G formed from the scaled pass carries S², PAPER-CLAIMS R8).
+    /// order), or after (KFAC's G formed from the scaled pass carries S², claim R8 in Docs/Claims.md).
     public var unscale: LossScaling.UnscalePoint = .beforeStatistics
 
     public static let none = LossScalingSpec(dynamic: false, initialScale: 1, growthInterval: 1, precisions: [])
@@ -127,7 +127,7 @@ public struct StudySpec: Sendable, Hashable {
     public var claim: String
     public var question: String
     public var prediction: String
-    /// "as published" or "as specified here" (PAPER-CLAIMS.md: what the claim could be checked against).
+    /// "as published" or "as specified here" (Docs/StudyFormat.md, Docs/Claims.md: what the claim could be checked against).
     public var provenance: String
     public var kind: StudyKind
     public var training: TrainingSpec?

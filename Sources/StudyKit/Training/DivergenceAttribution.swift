@@ -1,5 +1,5 @@
 /// Why a cell diverged, judged against a control that runs the same configuration and seed in higher
-/// precision (STUDY-REVIEW §2): a divergence counts against a precision only if the control did not
+/// precision (review rule 2 of Docs/Reports.md): a divergence counts against a precision only if the control did not
 /// diverge. A control that diverged too makes it a learning-rate or damping failure.
 public enum DivergenceCause: String, Sendable, Hashable, CaseIterable {
     /// The cell finished all its steps.

@@ -2,7 +2,7 @@ import Networks
 import LinearAlgebra
 
 /// Whether the first batch can make each Kronecker factor full rank — the precondition for reading a
-/// failed Cholesky as a precision effect (STUDY-REVIEW §1: an (n+1)×(n+1) factor built from fewer than
+/// failed Cholesky as a precision effect (review rule 1 of Docs/Reports.md: an (n+1)×(n+1) factor built from fewer than
 /// n+1 samples is singular in exact arithmetic, whatever the format).
 ///
 /// The input factor A₀ = ĀĀᵀ/N is computed from each seed's first batch in binary64 and its numerical

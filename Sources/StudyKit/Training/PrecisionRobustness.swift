@@ -1,5 +1,5 @@
 /// The `precision-robustness` verdict rule: "the stable methods stay within their baseline spread in
-/// the low precisions while the unstable ones do not", judged with the controls of STUDY-REVIEW.md:
+/// the low precisions while the unstable ones do not", judged with the review rules of Docs/Reports.md:
 ///
 /// 1. **Activity.** A preconditioned configuration counts only if its preconditioner leaves the
 ///    identity in the baseline precision: the median over seeds of the largest departure

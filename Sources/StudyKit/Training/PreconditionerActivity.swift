@@ -3,7 +3,7 @@ import LinearAlgebra
 import Optimizers
 
 /// How far an optimizer's preconditioner is from a scaled identity — the control that tells a
-/// preconditioned method from SGD in disguise (STUDY-REVIEW §1: a SINGD whose K stays within 4% of I is
+/// preconditioned method from SGD in disguise (review rule 1 of Docs/Reports.md: a SINGD whose K stays within 4% of I is
 /// SGD, and its "stability in bf16" says nothing about SINGD).
 ///
 /// The statistic of one factor P (n×n) is its *departure* ‖P − τI‖_F / ‖P‖_F with τ = tr(P)/n, the

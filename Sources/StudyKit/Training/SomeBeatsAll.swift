@@ -1,5 +1,5 @@
 /// The `some-beats-all` verdict rule: "some candidate configuration reaches a lower training loss than
-/// every baseline at an equal step budget" (PAPER-CLAIMS R9), judged with paired intervals, plus an
+/// every baseline at an equal step budget" (claim R9, Docs/Claims.md), judged with paired intervals, plus an
 /// optional trend claim on a monitor ("κ(MᵀM) grows over training").
 ///
 /// **Loss.** For each candidate configuration and the best baseline configuration (lowest median final

@@ -4,7 +4,7 @@ import Foundation
 /// method in one precision by a stated rule, then frozen for every other precision.
 ///
 /// Why a stage and not a sweep: a method run at a rate tuned for another method, or at a rate that
-/// diverges in fp32 already, makes a low-precision failure uninterpretable (STUDY-REVIEW §6). The
+/// diverges in fp32 already, makes a low-precision failure uninterpretable (review rule 6 of Docs/Reports.md). The
 /// optimizer tables list candidates as an ordinary sweep (`learning_rate = [0.3, 0.1, 0.03]`);
 /// configurations that differ only in the tuned key form a group, and each group keeps one value.
 public struct TuningSpec: Sendable, Hashable, Codable {
