@@ -155,6 +155,8 @@ import StudyKit
             beta2 = [0.999]
             epsilon = 1.0
             slope_band = [0.5, 1.5]
+            [verdict]
+            rule = "bound-on-commuting-cells and positive-rank-correlations and accumulation and graceful-bf16"
             """
         let results = try Self.tinyRun(text)
         #expect(results.count == 1)
@@ -198,6 +200,8 @@ import StudyKit
             newton_max_iterations = 100
             newton_tolerance = 1e-6
             slope_band = [0.5, 1.5]
+            [verdict]
+            rule = "within-format-residual-slope-in-band"
             """
         let r = try Self.tinyRun(text)[0]
         #expect(try Self.tinyRun(text)[0].records == r.records, "a rerun must give the same records")
@@ -239,6 +243,8 @@ import StudyKit
             slope_band = [-1.25, -0.75]
             shift_kappa_u = 1e3
             shift_spreads = [0.0, 4.0]
+            [verdict]
+            rule = "threshold-scales-as-1/u and diagonal-shift-smaller and backward-error-bound"
             """
         let r = try Self.tinyRun(text)[0]
         #expect(try Self.tinyRun(text)[0].records == r.records, "a rerun must give the same records")

@@ -59,6 +59,8 @@ import StudyKit
         slope_band = [-1.25, -0.75]
         shift_kappa_u = 1e3
         shift_spreads = [4.0]
+        [verdict]
+        rule = "threshold-scales-as-1/u and diagonal-shift-smaller and backward-error-bound"
         """
 
     /// Trial k's threshold from `threshold(u, k)`, its shifts from `shift(k)` (I-shift, diag-shift) and a
@@ -142,6 +144,8 @@ import StudyKit
         newton_max_iterations = 100
         newton_tolerance = 1e-6
         slope_band = [0.5, 1.5]
+        [verdict]
+        rule = "within-format-residual-slope-in-band"
         """
 
     /// Residual `residual(κ·u, cell index, step)`; κ·u from 1e-5 to 0.5 over the five steps.
@@ -227,6 +231,8 @@ import StudyKit
         beta2 = [0.99, 0.9]
         epsilon = 1.0
         slope_band = [0.5, 1.5]
+        [verdict]
+        rule = "bound-on-commuting-cells and positive-rank-correlations and accumulation and graceful-bf16"
         """
 
     /// Cells whose errors sit at half the commuting bound (so (a) holds), grow with the seed's ρ and with

@@ -45,6 +45,16 @@ let tinyStudy = """
     baseline = ["fp32"]
     """
 
+extension String {
+    /// The tiny study with other precisions (and `extra` lines after them); the verdict judges the last
+    /// precision against the first, so it names only precisions the study has.
+    func withPrecisions(_ list: [String], extra: String = "") -> String {
+        let quoted = list.map { "\"\($0)\"" }.joined(separator: ", ")
+        return replacingOccurrences(of: "precisions = [\"fp32\", \"bf16\"]", with: "precisions = [\(quoted)]" + (extra.isEmpty ? "" : "\n" + extra))
+            .replacingOccurrences(of: "low = [\"bf16\"]\nbaseline = [\"fp32\"]", with: "low = [\"\(list.last!)\"]\nbaseline = [\"\(list.first!)\"]")
+    }
+}
+
 func temporaryDirectory(_ name: String) -> String {
     let dir = NSTemporaryDirectory() + "mantissa-test-\(name)-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
     try? FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
@@ -117,7 +127,7 @@ func runStudy(_ text: String, name: String = "tiny", out: String, jobs: Int, sha
     /// A diverging cell is a result: the runner records the step and reason and carries on.
     @Test func aDivergenceIsRecordedNotThrown() throws {
         let diverging = tinyStudy.replacingOccurrences(of: "learning_rate = 0.01", with: "learning_rate = 1000")
-            .replacingOccurrences(of: "precisions = [\"fp32\", \"bf16\"]", with: "precisions = [\"fp16\"]")
+            .withPrecisions(["fp16"])
         let out = temporaryDirectory("diverge")
         defer { try? FileManager.default.removeItem(atPath: out) }
         let spec = try StudyParser.parse(diverging, file: "tiny.toml", quick: false)
@@ -146,8 +156,7 @@ func runStudy(_ text: String, name: String = "tiny", out: String, jobs: Int, sha
 @Suite struct LocalError {
     /// The tiny study in binary64 and in bf16 with stochastic rounding (KFAC with momentum and held
     /// inverses, AdamW with moments: state that a reference starting afresh would not have).
-    static let study = tinyStudy.replacingOccurrences(of: "precisions = [\"fp32\", \"bf16\"]",
-                                                      with: "precisions = [\"fp64\", \"fp32\", \"bf16-sim+sr\"]")
+    static let study = tinyStudy.withPrecisions(["fp64", "fp32", "bf16-sim+sr"])
 
     static func plan() throws -> StudyPlan { try StudyPlan(try StudyParser.parse(study, file: "tiny.toml", quick: false)) }
 
@@ -191,7 +200,7 @@ func runStudy(_ text: String, name: String = "tiny", out: String, jobs: Int, sha
         let text = tinyStudy.replacingOccurrences(of: "hidden = [5]", with: "hidden = [16]\nactivation = \"relu\"")
             .replacingOccurrences(of: "batch_size = 8", with: "batch_size = 1")
             .replacingOccurrences(of: "learning_rate = 0.01", with: "learning_rate = 0.01\nepsilon = 0")
-            .replacingOccurrences(of: "precisions = [\"fp32\", \"bf16\"]", with: "precisions = [\"fp32\"]")
+            .withPrecisions(["fp32"])
         let plan = try StudyPlan(try StudyParser.parse(text, file: "tiny.toml", quick: false))
         let cells = plan.cells.filter { $0.optimizer?.method == "adamw" }
         #expect(cells.count == 2)

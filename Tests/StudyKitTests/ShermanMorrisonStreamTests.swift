@@ -158,6 +158,8 @@ import TestSupport
     mlp_batch = 8
     mlp_learning_rate = 0.1
     slope_band = [1.75, 2.25]
+    [verdict]
+    rule = "paper-variant-PD-everywhere-and-exact-SM-d-exponent-interval-in-band-kappa-held-apart"
     """
 
     @Test func tinyRunRecordsEveryMeasureAndWritesTheReport() throws {

@@ -134,8 +134,7 @@ func tuningCell(_ cell: PlannedCell, loss: Double, diverged: Int? = nil, steps: 
 @Suite struct DynamicLossScalingTests {
     static let study = tinyStudy
         .replacingOccurrences(of: "steps = 6", with: "steps = 12")
-        .replacingOccurrences(of: "precisions = [\"fp32\", \"bf16\"]", with: """
-            precisions = ["fp32", "fp16"]
+        .withPrecisions(["fp32", "fp16"], extra: """
             loss_scaling = "dynamic"
             loss_scale_initial = 262144
             loss_scale_growth_interval = 1000

@@ -41,7 +41,7 @@ enum ConvergesAcrossGrid {
     static func parameters(_ spec: StudySpec) throws(StudyError) -> Parameters {
         var r = try TableReader(file: spec.file, path: "verdict", .table(spec.verdictRule))
         _ = try r.string("rule")
-        let methods = spec.training?.optimizers.map(\.method) ?? []
+        let methods = spec.methods
         let p = Parameters(converges: try r.stringArray("converges", allowed: methods), diverges: try r.stringArray("diverges", allowed: methods),
                            precisions: try r.stringArray("precision", allowed: spec.training?.precisions ?? []))
         try r.finish()
@@ -56,7 +56,7 @@ enum UnstableVsStable {
     static func parameters(_ spec: StudySpec) throws(StudyError) -> Parameters {
         var r = try TableReader(file: spec.file, path: "verdict", .table(spec.verdictRule))
         _ = try r.string("rule")
-        let methods = spec.training?.optimizers.map(\.method) ?? []
+        let methods = spec.methods
         let precisions = spec.training?.precisions ?? []
         let p = Parameters(unstable: try r.stringArray("unstable", default: [], allowed: methods),
                            stable: try r.stringArray("stable", default: [], allowed: methods),
@@ -66,5 +66,14 @@ enum UnstableVsStable {
         }
         try r.finish()
         return p
+    }
+}
+
+extension StudySpec {
+    /// The study's optimizer methods, each once, in the order of their first configuration (a sweep
+    /// gives one method many configurations; error messages list each method once).
+    var methods: [String] {
+        var seen = Set<String>()
+        return (training?.optimizers ?? []).map(\.method).filter { seen.insert($0).inserted }
     }
 }

@@ -55,7 +55,7 @@ public enum PrecisionRobustness {
     static func parameters(_ spec: StudySpec) throws(StudyError) -> Parameters {
         var r = try TableReader(file: spec.file, path: "verdict", .table(spec.verdictRule))
         _ = try r.string("rule")
-        let methods = spec.training?.optimizers.map(\.method) ?? []
+        let methods = spec.methods
         let precisions = spec.training?.precisions ?? []
         let p = Parameters(unstable: try r.stringArray("unstable", allowed: methods), stable: try r.stringArray("stable", allowed: methods),
                            low: try r.stringArray("low", allowed: precisions), baseline: try r.string("baseline", allowed: precisions),
@@ -82,10 +82,6 @@ public enum PrecisionRobustness {
             let activity = Self.activity(base)
             for precision in p.low {
                 let low = mine.filter { $0.precision == precision }
-                guard !low.isEmpty, !base.isEmpty else {
-                    throw StudyError(file: spec.file, field: "verdict", value: "\"\(o.label)\" in \(low.isEmpty ? precision : p.baseline)",
-                                     reason: "no cells to judge: a verdict over zero cells would be no verdict")
-                }
                 out.append(judge(label: o.label, method: o.method, precision: precision, low: low, base: base, all: mine,
                                  activity: activity, p: p, steps: t.steps))
             }
@@ -157,6 +153,11 @@ public enum PrecisionRobustness {
     /// The verdict from the judgements.
     public static func verdict(_ spec: StudySpec, _ judgements: [Judgement]) throws(StudyError) -> Verdict {
         let p = try parameters(spec)
+        // A judgement over no low-precision cell (results lost, say) would be a verdict about nothing.
+        if let empty = judgements.first(where: { $0.seeds == 0 }) {
+            throw StudyError(file: spec.file, field: "verdict.low", value: "\"\(empty.label)\" in \(empty.precision)",
+                             reason: "no cells to judge: a verdict over zero cells would be no verdict")
+        }
         func active(_ methods: [String]) -> [Judgement] {
             judgements.filter { methods.contains($0.method) && $0.outcome != .inactive && $0.outcome != .notJudged }
         }

@@ -22,7 +22,7 @@ enum SomeBeatsAll {
     static func parameters(_ spec: StudySpec) throws(StudyError) -> Parameters {
         var r = try TableReader(file: spec.file, path: "verdict", .table(spec.verdictRule))
         _ = try r.string("rule")
-        let methods = spec.training?.optimizers.map(\.method) ?? []
+        let methods = spec.methods
         let p = Parameters(candidates: try r.stringArray("candidates", allowed: methods), baselines: try r.stringArray("baselines", allowed: methods),
                            precision: try r.string("precision", allowed: spec.training?.precisions ?? []),
                            trendMetric: try r.optionalString("trend_metric"), trend: try r.optionalString("trend"))

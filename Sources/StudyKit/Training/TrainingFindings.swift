@@ -30,12 +30,12 @@ enum TrainingFindings {
             rows.append([o, p, "\(g.count)", causeText,
                          PrecisionRobustness.activity(g).map(Fmt.sig) ?? "–",
                          diverged.isEmpty ? "–" : Fmt.medianIQR(diverged.map { Double($0.divergenceStep!) }),
-                         Fmt.medianIQR(g.map(\.finalLoss)), Fmt.medianIQR(g.map(\.finalTestAccuracy)),
+                         Fmt.medianIQR(g.map { $0.finalWindowLoss(steps: t.steps) ?? .infinity }), Fmt.medianIQR(g.map(\.finalTestAccuracy)),
                          Fmt.medianIQR(drift), Fmt.medianIQR(local), Fmt.medianIQR(localGradient),
                          kinds.isEmpty ? "–" : kinds.keys.sorted().map { "\($0) ×\(kinds[$0]!)" }.joined(separator: ", ")])
         } }
         let table = MarkdownTable(columns: ["optimizer", "precision", "seeds", "diverged (precision / hyperparameter / uncontrolled)",
-                                            "activity (median max departure)", "divergence step", "final train loss",
+                                            "activity (median max departure)", "divergence step", "final train loss (mean of the last 10% of steps; ∞ if diverged)",
                                             "final test accuracy", "drift at last reference step", "local error", "local gradient error", "events"]
                                     .map { MarkdownTable.Column($0) }, rows: rows)
         sections.append("## Summary over seeds (median [q1, q3])\n\n" + (try table.rendered()))
