@@ -8,15 +8,22 @@ import PackageDescription
 /// pure-Swift math (sqrt, fma, rounding) needs libm on Linux, or linking fails.
 let libm: [LinkerSetting] = [.linkedLibrary("m", .when(platforms: [.linux, .android]))]
 
-/// Generic optimizer and network code is called across module boundaries with policy types chosen at
-/// run time by StudyKit; without cross-module optimisation those calls are unspecialised (measured ~20×
-/// slower in a release build). The flag lets the optimiser specialise them in the caller's module.
-let crossModule: [SwiftSetting] = [.unsafeFlags(["-cross-module-optimization"], .when(configuration: .release))]
-
+// Generic code of LinearAlgebra, Networks and Optimizers is called from StudyKit with precision policies
+// chosen at run time. It is specialised there because its hot paths are `@inlinable` (with
+// `@usableFromInline` internals), not through `-cross-module-optimization`: SwiftPM refuses unsafe flags in
+// a versioned dependency, and without either the calls run unspecialised (measured ~20× slower).
 let package = Package(
     name: "Mantissa",
     products: [
+        // Everything, for users who want the study harness too.
         .library(name: "Mantissa", targets: ["Scalars", "LinearAlgebra", "Networks", "Optimizers", "StudyKit"]),
+        // One product per layer of the module graph: depending on one builds only it and what it imports
+        // (MantissaScalars needs neither OpenBLAS nor TOMLKit).
+        .library(name: "MantissaScalars", targets: ["Scalars"]),
+        .library(name: "MantissaLinearAlgebra", targets: ["LinearAlgebra"]),
+        .library(name: "MantissaNetworks", targets: ["Networks"]),
+        .library(name: "MantissaOptimizers", targets: ["Optimizers"]),
+        .library(name: "MantissaStudyKit", targets: ["StudyKit"]),
         .executable(name: "Studies", targets: ["Studies"]),
         .executable(name: "Benchmarks", targets: ["Benchmarks"]),
     ],
@@ -35,9 +42,9 @@ let package = Package(
             name: "Scalars",
             dependencies: ["CMPFR", .product(name: "RealModule", package: "swift-numerics")],
             linkerSettings: libm),
-        .target(name: "LinearAlgebra", dependencies: ["Scalars", "COpenBLAS"], swiftSettings: crossModule, linkerSettings: libm),
-        .target(name: "Networks", dependencies: ["Scalars", "LinearAlgebra"], swiftSettings: crossModule, linkerSettings: libm),
-        .target(name: "Optimizers", dependencies: ["Scalars", "LinearAlgebra", "Networks"], swiftSettings: crossModule, linkerSettings: libm),
+        .target(name: "LinearAlgebra", dependencies: ["Scalars", "COpenBLAS"], linkerSettings: libm),
+        .target(name: "Networks", dependencies: ["Scalars", "LinearAlgebra"], linkerSettings: libm),
+        .target(name: "Optimizers", dependencies: ["Scalars", "LinearAlgebra", "Networks"], linkerSettings: libm),
         .target(
             name: "StudyKit",
             dependencies: ["Scalars", "LinearAlgebra", "Networks", "Optimizers", "COpenBLAS",

@@ -41,6 +41,7 @@ public struct InverseRoot<T: Scalar>: Sendable {
     /// Eigen route: the smallest eigenvalue before clamping (NaN for Newton).
     public var minimumEigenvalue: Double
 
+    @inlinable
     public init(root: Matrix<T>, outcome: InverseRootOutcome, ridge: Double, iterations: Int = 0, finalError: Double = .nan,
                 lambdaMax: Double = .nan, powerIterations: Int = 0, clampedEigenvalues: Int = 0, minimumEigenvalue: Double = .nan) {
         self.root = root; self.outcome = outcome; self.ridge = ridge; self.iterations = iterations; self.finalError = finalError
@@ -49,7 +50,7 @@ public struct InverseRoot<T: Scalar>: Sendable {
     }
 
     /// Whether `root` may be used (converged, or stopped by the guard or the cap with finite values).
-    public var isUsable: Bool { outcome != .nonFinite && outcome != .eigenFailure }
+    @inlinable public var isUsable: Bool { outcome != .nonFinite && outcome != .eigenFailure }
 }
 
 extension Matrix {

@@ -53,6 +53,7 @@ enum LAPACK {
     /// Zeroes the strict upper triangle (row-major), which `?potrf` leaves holding the input.
     /// On failure the diagonal entry at the failing pivot is kept: OpenBLAS stores the non-positive
     /// Schur complement there, which the caller reports.
+    @inlinable
     static func lowerOnly<E: Numeric>(_ f: [E], n: Int) -> [E] {
         var r = f
         for i in 0..<n { for j in (i + 1)..<max(i + 1, n) { r[i * n + j] = 0 } }
@@ -92,6 +93,7 @@ enum LAPACK {
     }
 
     /// Column-major `z` (eigenvector k in column k) to row-major storage of the same matrix.
+    @inlinable
     static func transposed<E>(_ z: [E], n: Int) -> [E] {
         var r = z
         for i in 0..<n { for k in 0..<n { r[i * n + k] = z[i + k * n] } }

@@ -106,6 +106,7 @@ public struct ShapeError: Error, CustomStringConvertible, Equatable, Sendable {
         self.operation = operation
         self.detail = detail
     }
+    @inlinable
     public init<T, U>(operation: String, _ a: Matrix<T>, _ b: Matrix<U>) {
         self.init(operation: operation, detail: "left is \(a.rows)×\(a.columns), right is \(b.rows)×\(b.columns)")
     }

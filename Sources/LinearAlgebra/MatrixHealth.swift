@@ -9,6 +9,7 @@ public struct MatrixHealth: Sendable, Hashable {
     /// λmax/λmin when λmin > 0, +∞ otherwise (the matrix is not numerically SPD).
     public var conditionNumber: Double
 
+    @inlinable
     public init<T: Scalar>(_ m: Matrix<T>) {
         let d = m.converted(to: Double.self)
         let norm = d.frobeniusNorm
@@ -22,6 +23,7 @@ public struct MatrixHealth: Sendable, Hashable {
     }
 
     /// `‖X M − I‖_F / √d` in Double.
+    @inlinable
     public static func inverseResidual<T: Scalar, U: Scalar>(_ x: Matrix<T>, _ m: Matrix<U>) -> Double {
         let xd = x.converted(to: Double.self), md = m.converted(to: Double.self)
         guard let p = try? matmul(xd, md, accumulation: .perOperation), let r = try? p.subtracting(.identity(p.rows)) else { return .nan }
@@ -29,6 +31,7 @@ public struct MatrixHealth: Sendable, Hashable {
     }
 
     /// `‖X^p M − I‖_F / √d` in Double.
+    @inlinable
     public static func rootResidual<T: Scalar, U: Scalar>(_ x: Matrix<T>, _ m: Matrix<U>, power: Int) -> Double {
         let xd = x.converted(to: Double.self)
         var xp = Matrix<Double>.identity(xd.rows)

@@ -6,7 +6,7 @@ extension Matrix {
     /// Singular values in ascending order, as square roots of the eigenvalues of the smaller Gram
     /// matrix (`AᵀA` or `AAᵀ`) formed and decomposed in Double (Jacobi). Squaring the matrix resolves
     /// singular values down to about `√u_fp64·σ_max ≈ 1e-8·σ_max`; smaller ones come out as noise (≥ 0).
-    public var singularValues: [Double] {
+    @inlinable public var singularValues: [Double] {
         let d = converted(to: Double.self)
         guard rows > 0, columns > 0 else { return [] }
         let gram = rows >= columns
@@ -19,11 +19,11 @@ extension Matrix {
     }
 
     /// `‖A‖₂ = σ_max`, in Double (NaN for a non-finite matrix).
-    public var spectralNorm: Double { singularValues.last ?? 0 }
+    @inlinable public var spectralNorm: Double { singularValues.last ?? 0 }
 
     /// `κ₂(A) = σ_max/σ_min` in Double; `+∞` when `σ_min = 0`. Reliable while κ₂ ≲ 1e7 (see
     /// `singularValues`), which covers the monitors it serves (κ of Jorge's `L̂`).
-    public var spectralConditionNumber: Double {
+    @inlinable public var spectralConditionNumber: Double {
         let s = singularValues
         guard let lo = s.first, let hi = s.last else { return .nan }
         return lo > 0 ? hi / lo : .infinity
@@ -38,6 +38,7 @@ extension Matrix {
     /// `k`, and the excess is a factor `≤ (n·C)^{1/k}` for diagonalisable `A` with eigenvector condition
     /// `C`, so at `k = 2^40` it is below `1e-10` relative. Stops early when two successive estimates agree to
     /// `1e-13` relative. Returns NaN for non-finite input and throws for a non-square matrix.
+    @inlinable
     public func spectralRadius(maxSquarings: Int = 40) throws(ShapeError) -> Double {
         guard isSquare else { throw ShapeError(operation: "spectralRadius", detail: "matrix is \(rows)×\(columns), not square") }
         var a = converted(to: Double.self)

@@ -4,7 +4,7 @@ import Scalars
 /// initialisation, minibatch order and test matrices: Swift's stdlib has no seedable RNG, and
 /// `SystemRandomNumberGenerator` would make studies irreproducible.
 public struct SplitMix64: RandomNumberGenerator, Sendable, Hashable {
-    @usableFromInline internal(set) var state: UInt64
+    @usableFromInline var state: UInt64
     public var currentState: UInt64 { state }
 
     public init(seed: UInt64) { state = seed }

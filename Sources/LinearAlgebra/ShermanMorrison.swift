@@ -27,7 +27,7 @@ public enum ShermanMorrison {
         /// `1 + c·vᵀPv` as held in `T` (what the division used).
         public var denominator: T
         /// The same value in Double (exact for formats contained in binary64), for monitors.
-        public var denominatorDouble: Double { denominator.doubleValue }
+        @inlinable public var denominatorDouble: Double { denominator.doubleValue }
 
         @inlinable
         public init(inverse: Matrix<T>, denominator: T) { self.inverse = inverse; self.denominator = denominator }

@@ -10,6 +10,7 @@ public struct SymmetricEigen<T: Scalar>: Sendable {
     public var sweeps: Int
     /// The implementation that produced this decomposition (`.generic` or `.lapack`).
     public var method: FactorizationMethod
+    @inlinable
     public init(values: [T], vectors: Matrix<T>, sweeps: Int, method: FactorizationMethod = .generic) {
         self.values = values; self.vectors = vectors; self.sweeps = sweeps; self.method = method
     }

@@ -8,6 +8,7 @@ import LinearAlgebra
 /// same kernels and summation orders as `forward`/`backward`).
 extension MLP {
     /// Mean loss of the batch at the network's weights (the `loss` of `backward`, without the gradient).
+    @inlinable
     public func loss(_ x: Matrix<T>, targets: Targets<T>) throws(NetworkError) -> T {
         var events = [NumericEvent]()
         let (out, _, _) = try forward(x, events: &events)
@@ -25,6 +26,7 @@ extension MLP {
     /// pass of `backward` with `u_n` in place of `ĝ_n`, so block `l` of the result is `(1/N) U_l Āᵀ`.
     /// For cross-entropy this is the exact Fisher of the model's predictive distribution.
     /// `direction[l]` has the shape of `weights[l]`; the result has the same shapes.
+    @inlinable
     public func ggnProduct(_ x: Matrix<T>, targets: Targets<T>, direction v: [Matrix<T>]) throws(NetworkError) -> [Matrix<T>] {
         guard v.count == spec.layerCount else {
             throw NetworkError(field: "direction", value: "\(v.count) matrices", reason: "network has \(spec.layerCount) layers")

@@ -72,6 +72,7 @@ public struct LayerStatistics<T: Scalar>: Sendable {
     /// ∇W = (1/N) Ĝ Āᵀ (unscaled), `d_o × d_i`, bias gradient in the last column.
     public var gradient: Matrix<T>
 
+    @inlinable
     public init(inputs: Matrix<T>, outputGradients: Matrix<T>, outputGradientScale: Double = 1, gradient: Matrix<T>) {
         self.inputs = inputs; self.outputGradients = outputGradients
         self.outputGradientScale = outputGradientScale; self.gradient = gradient
@@ -84,6 +85,11 @@ public struct BackwardResult<T: Scalar>: Sendable {
     public var loss: T
     public var layers: [LayerStatistics<T>]
     public var events: [NumericEvent]
+
+    @inlinable
+    init(loss: T, layers: [LayerStatistics<T>], events: [NumericEvent]) {
+        self.loss = loss; self.layers = layers; self.events = events
+    }
 }
 
 /// Supervision for a batch: class indices, or a `d_L × N` target matrix.
@@ -134,12 +140,14 @@ public struct MLP<T: Scalar>: Sendable {
     public var accumulation: AccumulationModel
 
     /// Initial weights from `spec.initialWeights(seed:)`, rounded once from Double to `T`.
+    @inlinable
     public init(spec: MLPSpec, seed: UInt64, accumulation: AccumulationModel) {
         self.spec = spec
         self.weights = spec.initialWeights(seed: seed).map { $0.converted(to: T.self) }
         self.accumulation = accumulation
     }
 
+    @inlinable
     public init(spec: MLPSpec, weights: [Matrix<T>], accumulation: AccumulationModel) throws(NetworkError) {
         guard weights.count == spec.layerCount else {
             throw NetworkError(field: "weights", value: "\(weights.count) matrices", reason: "spec has \(spec.layerCount) layers")
@@ -152,6 +160,7 @@ public struct MLP<T: Scalar>: Sendable {
     }
 
     /// The same network in `U`, every weight rounded once (through Double) — for reference shadowing.
+    @inlinable
     public func converted<U: Scalar>(to _: U.Type = U.self, accumulation: AccumulationModel? = nil) -> MLP<U> {
         try! MLP<U>(spec: spec, weights: weights.map { $0.converted(to: U.self) }, accumulation: accumulation ?? self.accumulation)
     }
@@ -165,6 +174,7 @@ public struct MLP<T: Scalar>: Sendable {
 
     /// Network outputs (logits) for a `d_0 × N` batch, plus per layer the augmented inputs and
     /// pre-activations.
+    @inlinable
     public func forward(_ x: Matrix<T>, events: inout [NumericEvent]) throws(NetworkError) -> (outputs: Matrix<T>, inputs: [Matrix<T>], preActivations: [Matrix<T>]) {
         guard x.rows == spec.widths[0] else {
             throw NetworkError(field: "inputs", value: "\(x.rows)×\(x.columns)", reason: "expected \(spec.widths[0]) rows (features) × N")
@@ -185,6 +195,7 @@ public struct MLP<T: Scalar>: Sendable {
     /// `φ'(s_{l−1}) ⊙ (W_l[:, :d_in]ᵀ g)` (the bias column does not propagate), with `s_{l−1}(i, j)` read
     /// through `preActivation`. The one backward step of `backward`, the GGN product and the output
     /// Jacobians.
+    @inlinable
     func backpropagated(_ g: Matrix<T>, below l: Int, preActivation: (_ i: Int, _ j: Int) -> T) -> Matrix<T> {
         let dIn = spec.widths[l]
         let wx = spec.bias ? weights[l].columns(0..<dIn) : weights[l]
@@ -196,6 +207,7 @@ public struct MLP<T: Scalar>: Sendable {
     }
 
     /// Mean loss, per-layer statistics and gradients for one batch (`x` is `d_0 × N`).
+    @inlinable
     public func backward(_ x: Matrix<T>, targets: Targets<T>, lossScaling: LossScaling = .none) throws(NetworkError) -> BackwardResult<T> {
         var events = [NumericEvent]()
         let (out, inputs, pre) = try forward(x, events: &events)
@@ -230,6 +242,7 @@ public struct MLP<T: Scalar>: Sendable {
     }
 
     /// Mean loss and Ĝ_L (per-sample gradients w.r.t. the outputs), per §1.1.
+    @inlinable
     static func lossAndOutputGradient(_ out: Matrix<T>, targets: Targets<T>, loss: LossFunction) throws(NetworkError) -> (T, Matrix<T>) {
         let n = out.columns
         var total = T.zero
@@ -277,6 +290,7 @@ public struct MLP<T: Scalar>: Sendable {
     }
 
     /// Mean loss and accuracy (fraction of argmax hits; 0 for regression) on a data set, in batches.
+    @inlinable
     public func evaluate(_ data: Dataset, batchSize: Int = 256) throws(NetworkError) -> (loss: Double, accuracy: Double) {
         var lossSum = 0.0, hits = 0
         var start = 0
@@ -305,6 +319,7 @@ public struct Batch<T: Scalar>: Sendable {
     public var inputs: Matrix<T>
     public var targets: Targets<T>
 
+    @inlinable
     public init(_ data: Dataset, indices: [Int]) {
         inputs = Matrix(rows: data.featureCount, columns: indices.count) { i, j in T(data.features[indices[j], i]) }
         if let t = data.targets {
@@ -346,6 +361,7 @@ extension MLP {
     /// With a loss Hessian equal to I (MSE with ½), the exact GGN block of layer `l` is
     /// `(ā āᵀ) ⊗ (Bₗᵀ Bₗ)`: KFAC's factors with `Ĝ = Bₗᵀ` (the "exact" or type-2 Fisher statistic, as in
     /// claim R10 in Docs/Claims.md). The per-sample gradient of `backward` is `Bₗᵀ (f − y)`.
+    @inlinable
     public func outputJacobianTransposes(_ x: Matrix<T>) throws(NetworkError) -> [Matrix<T>] {
         guard x.columns == 1 else { throw NetworkError(field: "inputs", value: "\(x.rows)×\(x.columns)", reason: "expected one sample (one column)") }
         var events = [NumericEvent]()

@@ -33,6 +33,7 @@ public struct Adam<Policy: PrecisionPolicy>: Optimizer {
         public var decoupled: Bool
         public var firstMoment: FirstMomentForm
         public var biasCorrection: BiasCorrection
+        @inlinable
         public init(learningRate: Double = 1e-3, beta1: Double = 0.9, beta2: Double = 0.999, epsilon: Double = 1e-8,
                     weightDecay: Double = 0, decoupled: Bool = false, firstMoment: FirstMomentForm = .interpolation,
                     biasCorrection: BiasCorrection = .double) {
@@ -40,7 +41,7 @@ public struct Adam<Policy: PrecisionPolicy>: Optimizer {
             self.weightDecay = weightDecay; self.decoupled = decoupled; self.firstMoment = firstMoment; self.biasCorrection = biasCorrection
         }
         /// AdamW defaults: w = 1e-2, decoupled.
-        public static var adamW: Hyperparameters { .init(weightDecay: 1e-2, decoupled: true) }
+        @inlinable public static var adamW: Hyperparameters { .init(weightDecay: 1e-2, decoupled: true) }
     }
 
     public let hyperparameters: Hyperparameters
@@ -48,9 +49,9 @@ public struct Adam<Policy: PrecisionPolicy>: Optimizer {
     public private(set) var constants = RoundedConstants()
     public var m: [Matrix<M>] = []
     public var v: [Matrix<M>] = []
-    let eta: W, decay: W, b1: M, omb1: M, b2: M, omb2: M, eps: M, etaDecay: W
+    @usableFromInline let eta: W, decay: W, b1: M, omb1: M, b2: M, omb2: M, eps: M, etaDecay: W
 
-    public var name: String { hyperparameters.decoupled ? "adamw" : "adam" }
+    @inlinable public var name: String { hyperparameters.decoupled ? "adamw" : "adam" }
 
     public init(_ h: Hyperparameters = .init(), settings: ArithmeticSettings = .init()) {
         hyperparameters = h; self.settings = settings
@@ -70,6 +71,7 @@ public struct Adam<Policy: PrecisionPolicy>: Optimizer {
     /// into `M` once — not `t − 1` times, as repeated multiplication in `M` would — and `1 − β_M^t` is
     /// rounded in `M` again. (`M.pow` of bf16 and fp16 computes the power in Float and rounds it to `M`;
     /// of MPFR, correctly rounded.)
+    @inlinable
     public func biasCorrections(step t: Int) -> (c1: Double, c2: Double) {
         switch hyperparameters.biasCorrection {
         case .double:
@@ -79,6 +81,7 @@ public struct Adam<Policy: PrecisionPolicy>: Optimizer {
         }
     }
 
+    @inlinable
     public mutating func step(weights: inout [Matrix<W>], layers: [LayerStatistics<W>], step t: Int) throws(ShapeError) -> StepReport {
         try checkShapes(weights, layers)
         var report = StepReport()

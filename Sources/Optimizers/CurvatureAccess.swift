@@ -13,6 +13,7 @@ public struct CurvatureAccess<T: Scalar>: Sendable {
     /// `G v` for the exact GGN `G` (Fisher for softmax cross-entropy) of the batch's mean loss at `weights`.
     public let ggnProduct: @Sendable (_ weights: [Matrix<T>], _ direction: [Matrix<T>]) throws(NetworkError) -> [Matrix<T>]
 
+    @inlinable
     public init(loss: @escaping @Sendable ([Matrix<T>]) throws(NetworkError) -> T,
                 ggnProduct: @escaping @Sendable ([Matrix<T>], [Matrix<T>]) throws(NetworkError) -> [Matrix<T>]) {
         self.loss = loss; self.ggnProduct = ggnProduct
@@ -20,6 +21,7 @@ public struct CurvatureAccess<T: Scalar>: Sendable {
 
     /// The access of an MLP of architecture `network` on the batch `(inputs, targets)`
     /// (`MLP.loss`, `MLP.ggnProduct`, with products under `accumulation`).
+    @inlinable
     public init(network: MLPSpec, accumulation: AccumulationModel, inputs: Matrix<T>, targets: Targets<T>) {
         loss = { (w: [Matrix<T>]) throws(NetworkError) -> T in
             try MLP(spec: network, weights: w, accumulation: accumulation).loss(inputs, targets: targets)

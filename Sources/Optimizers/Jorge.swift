@@ -63,6 +63,7 @@ public struct Jorge<Policy: PrecisionPolicy>: Optimizer {
         /// T_P: the roots are updated when (t − 1) mod T_P = 0.
         public var preconditionerInterval = 1
         public var expensiveMonitors = true
+        @inlinable
         public init() {}
     }
 
@@ -71,9 +72,9 @@ public struct Jorge<Policy: PrecisionPolicy>: Optimizer {
     public private(set) var constants = RoundedConstants()
     public var rootsL: [Matrix<I>] = [], rootsR: [Matrix<I>] = []
     public var buffers: [Matrix<M>] = []
-    let eta: W, mu: M, decay: M, cFixed: I, sFixed: I, quarter: I, fiveThirtySeconds: I, initial: I
+    @usableFromInline let eta: W, mu: M, decay: M, cFixed: I, sFixed: I, quarter: I, fiveThirtySeconds: I, initial: I
 
-    public var name: String { "jorge" }
+    @inlinable public var name: String { "jorge" }
 
     public init(_ h: Hyperparameters = .init(), settings: ArithmeticSettings = .init()) {
         hyperparameters = h; self.settings = settings
@@ -93,6 +94,7 @@ public struct Jorge<Policy: PrecisionPolicy>: Optimizer {
     @_specialize(exported: true, where Policy == Uniform<BFloat16>)
     @_specialize(exported: true, where Policy == Uniform<Float16>)
     @_specialize(exported: true, where Policy == FloatCurvature<BFloat16>)
+    @inlinable
     public mutating func step(weights: inout [Matrix<W>], layers: [LayerStatistics<W>], step t: Int) throws(ShapeError) -> StepReport {
         try checkShapes(weights, layers)
         var report = StepReport()
@@ -143,11 +145,13 @@ public struct Jorge<Policy: PrecisionPolicy>: Optimizer {
     /// ‖X‖_F for the grafting of step 4: `Statement.rescaledFrobenius`. The plain sum of squares leaves the
     /// format's range once entries pass √(largest finite) although ‖X‖_F is representable — as when ρ(Y) > 1
     /// lets L̂ grow (§7.5) — and then turned the grafted direction silently into 0 (‖D‖ = ∞) or into G (‖D‖ = 0).
+    @inlinable
     static func graftNorm(_ x: Matrix<M>, accumulation: AccumulationModel) -> M {
         Statement.rescaledFrobenius(x, accumulation: accumulation)
     }
 
     /// Step 2a–e for one side. Returns the previous root when the update is skipped or non-finite.
+    @inlinable
     func updatedRoot(_ root: Matrix<I>, gram: Matrix<I>, side: String, layer l: Int, step t: Int, report: inout StepReport) throws(ShapeError) -> Matrix<I> {
         let h = hyperparameters, acc = settings.accumulation, fused = settings.elementwise == .fused
         let n = root.rows

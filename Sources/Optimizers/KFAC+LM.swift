@@ -35,6 +35,7 @@ import Networks
 extension KFAC {
     /// The ρ rule (§4.4 step 6'): ρ > 3/4 → λ ← ω1 λ; ρ < 1/4 → λ ← λ/ω1; then λ ← max(λ, λ_min).
     /// A non-finite ρ leaves λ unchanged. Evaluated in `Inverses` (3/4 and 1/4 are exact in every format).
+    @inlinable
     public static func adaptedDamping(_ lambda: I, rho: I, omega: I, floor: I) -> I {
         guard rho.isFinite else { return lambda }
         var l = lambda
@@ -43,18 +44,26 @@ extension KFAC {
     }
 
     /// KFAC-LM's λ, γ (in `Inverses`) and δ_prev (in `Moments`; empty when there is none).
+    @inlinable
     public var levenbergMarquardtState: (lambda: I, gamma: I, previousStep: [Matrix<M>]) { (lmLambda, lmGamma, deltaPrevious) }
 
+    @usableFromInline
     struct LMProposal {
-        var delta: [Matrix<W>]
-        var alpha: I
-        var mu: I
+        @usableFromInline var delta: [Matrix<W>]
+        @usableFromInline var alpha: I
+        @usableFromInline var mu: I
         /// M(δ) − M(0).
-        var modelChange: I
-        var score: I { modelChange.isFinite ? modelChange : .infinity }
+        @usableFromInline var modelChange: I
+        @inlinable var score: I { modelChange.isFinite ? modelChange : .infinity }
+
+        @inlinable
+        init(delta: [Matrix<W>], alpha: I, mu: I, modelChange: I) {
+            self.delta = delta; self.alpha = alpha; self.mu = mu; self.modelChange = modelChange
+        }
     }
 
     /// Steps 2–3 (with γ re-tuning) and 4'–6' after the statistics of step 1.
+    @inlinable
     mutating func levenbergMarquardtStep(weights: inout [Matrix<W>], layers: [LayerStatistics<W>], step t: Int,
                                          curvature: CurvatureAccess<W>?, report: inout StepReport) throws(ShapeError) {
         let h = hyperparameters
@@ -118,6 +127,7 @@ extension KFAC {
 
     /// Step 3 and 4' for the current inverses: Δ per layer, the GGN products, the 2×2 solve and δ.
     /// Nil when there is no usable step size (the event is recorded).
+    @inlinable
     func proposal(weights: [Matrix<W>], gradients: [Matrix<W>], step t: Int, curvature: CurvatureAccess<W>,
                   report: inout StepReport) throws(ShapeError) -> LMProposal? {
         let acc = settings.accumulation
@@ -197,6 +207,7 @@ extension KFAC {
     }
 
     /// Step 6': ρ = (h(θ+δ) − h(θ)) / (M(δ) − M(0)) on the same batch, then the ρ rule.
+    @inlinable
     mutating func adaptDamping(before: [Matrix<W>], after: [Matrix<W>], modelChange: I, step t: Int,
                                curvature: CurvatureAccess<W>, report: inout StepReport) {
         let acc = settings.accumulation
@@ -222,5 +233,6 @@ extension KFAC {
 
 extension Scalar {
     /// The value in `U`: itself when `U` is this type, else rounded once through Double.
+    @inlinable
     func castScalar<U: Scalar>(to _: U.Type) -> U { Self.self == U.self ? self as! U : U(doubleValue) }
 }

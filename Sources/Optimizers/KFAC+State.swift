@@ -7,6 +7,7 @@ import LinearAlgebra
 /// and the momentum SGD's buffers under `momentum.`. KFAC-LM adds `lm_lambda` and `lm_gamma` (the
 /// adapted λ and γ, `Inverses`) and `lm_delta_previous` (δ_prev, `Moments`; an empty list when there is none).
 extension KFAC {
+    @inlinable
     public func exportState() -> OptimizerState {
         var s = OptimizerState(optimizer: name, layerShapes: zip(factorsG, factorsA).map { .init(rows: $0.rows, columns: $1.rows) })
         s.set("factors_A", factorsA); s.set("factors_G", factorsG)
@@ -25,6 +26,7 @@ extension KFAC {
         return s
     }
 
+    @inlinable
     public mutating func importState(_ state: OptimizerState) throws(OptimizerStateError) {
         var r = try StateReader(state, optimizer: name)
         let a: [Matrix<F>] = try r.layers("factors_A") { $0.inputSquare }
@@ -55,6 +57,6 @@ extension KFAC {
         try r.finish()
         if let lm { lmLambda = lm.lambda; lmGamma = lm.gamma; deltaPrevious = lm.previous }
         factorsA = a; factorsG = g; inverseA = ia; inverseG = ig; eigenA = ea; eigenG = eg
-        rawLayers = raw; statisticUpdates = updates; momentumSGD = inner
+        rawLayers = raw; _statisticUpdates = updates; momentumSGD = inner
     }
 }

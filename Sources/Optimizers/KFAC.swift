@@ -44,6 +44,7 @@ public struct KFAC<Policy: PrecisionPolicy>: Optimizer {
         public var gammaInterval: Int = 20
         /// Initial factor damping γ; nil means √(λ + η_wd).
         public var initialGamma: Double? = nil
+        @inlinable
         public init() {}
     }
 
@@ -67,6 +68,7 @@ public struct KFAC<Policy: PrecisionPolicy>: Optimizer {
         /// the factor damping γ (and KFAC-E's product damping γ²) is the adapted one.
         public var finish: Finish = .practical
         public var lm = LevenbergMarquardt()
+        @inlinable
         public init() {}
     }
 
@@ -77,28 +79,30 @@ public struct KFAC<Policy: PrecisionPolicy>: Optimizer {
     public var factorsG: [Matrix<F>] = []
     public var inverseA: [Matrix<I>] = []
     public var inverseG: [Matrix<I>] = []
-    var eigenA: [SymmetricEigen<I>?] = []
-    var eigenG: [SymmetricEigen<I>?] = []
+    @usableFromInline var eigenA: [SymmetricEigen<I>?] = []
+    @usableFromInline var eigenG: [SymmetricEigen<I>?] = []
     /// Layers whose inverse failed with the raw-gradient fallback.
-    var rawLayers: Set<Int> = []
-    public internal(set) var statisticUpdates = 0
-    var momentumSGD: SGD<Policy>
-    let lambdaI: I, gammaI: I
+    @usableFromInline var rawLayers: Set<Int> = []
+    /// Statistic updates so far (the k of the EMA weight ε_k).
+    @inlinable public var statisticUpdates: Int { _statisticUpdates }
+    @usableFromInline var _statisticUpdates = 0
+    @usableFromInline var momentumSGD: SGD<Policy>
+    @usableFromInline let lambdaI: I, gammaI: I
     /// KFAC-LM state: λ and γ (adapted), δ_prev (empty before the first step and after a skipped one).
-    var lmLambda: I = 0, lmGamma: I = 0
-    var deltaPrevious: [Matrix<M>] = []
+    @usableFromInline var lmLambda: I = 0, lmGamma: I = 0
+    @usableFromInline var deltaPrevious: [Matrix<M>] = []
     /// KFAC-LM constants: ω1, ω2, λ_min, η_wd in `Inverses`.
-    var lmOmega1: I = 1, lmOmega2: I = 1, lmLambdaMin: I = 0, lmEta: I = 0
+    @usableFromInline var lmOmega1: I = 1, lmOmega2: I = 1, lmLambdaMin: I = 0, lmEta: I = 0
 
-    public var name: String {
+    @inlinable public var name: String {
         guard hyperparameters.finish == .lm else { return hyperparameters.variant.rawValue }
         return hyperparameters.variant == .factored ? "kfac-lm" : hyperparameters.variant.rawValue + "-lm"
     }
 
     /// The per-factor damping of the refreshes: γ = √λ, or KFAC-LM's adapted γ.
-    var factorGamma: I { hyperparameters.finish == .lm ? lmGamma : gammaI }
+    @inlinable var factorGamma: I { hyperparameters.finish == .lm ? lmGamma : gammaI }
     /// KFAC-E's damping of the Kronecker product: λ, or γ² in KFAC-LM.
-    var productDamping: I { hyperparameters.finish == .lm ? lmGamma * lmGamma : lambdaI }
+    @inlinable var productDamping: I { hyperparameters.finish == .lm ? lmGamma * lmGamma : lambdaI }
 
     public init(_ h: Hyperparameters = .init(), settings: ArithmeticSettings = .init()) {
         hyperparameters = h; self.settings = settings
@@ -119,12 +123,14 @@ public struct KFAC<Policy: PrecisionPolicy>: Optimizer {
         constants = c
     }
 
+    @inlinable
     public mutating func step(weights: inout [Matrix<W>], layers: [LayerStatistics<W>], step t: Int) throws(ShapeError) -> StepReport {
         try step(weights: &weights, layers: layers, step: t, curvature: nil)
     }
 
     /// One step; `curvature` gives the batch's loss and GGN products, which KFAC-LM needs (without it a
     /// KFAC-LM step is not taken: the report is aborted with a fallback event). The practical finish ignores it.
+    @inlinable
     public mutating func step(weights: inout [Matrix<W>], layers: [LayerStatistics<W>], step t: Int,
                               curvature: CurvatureAccess<W>?) throws(ShapeError) -> StepReport {
         try checkShapes(weights, layers)
@@ -140,7 +146,7 @@ public struct KFAC<Policy: PrecisionPolicy>: Optimizer {
         }
         // 1. statistics
         if (t - 1) % h.statisticsInterval == 0 {
-            statisticUpdates += 1
+            _statisticUpdates += 1
             let k = Double(statisticUpdates)
             let eps = min(1 - 1 / k, h.emaMax)
             let epsF = F(eps), oneMinusF = F(1 - eps), fused = settings.elementwise == .fused
@@ -205,6 +211,7 @@ public struct KFAC<Policy: PrecisionPolicy>: Optimizer {
 
     /// Step 3 for layer `l`: Δ = G_inv ∇ A_inv (KFAC-F/I) or the eigenbasis division (KFAC-E), computed
     /// in `Inverses` and rounded once to `Weights`.
+    @inlinable
     func preconditioned(_ grad: Matrix<W>, layer l: Int) throws(ShapeError) -> Matrix<W> {
         let acc = settings.accumulation
         let gi: Matrix<I> = convert(grad)
@@ -224,6 +231,7 @@ public struct KFAC<Policy: PrecisionPolicy>: Optimizer {
     }
 
     /// Refreshes layer `l`'s inverse data (§4.4 step 2), applying the fallback policy on failure.
+    @inlinable
     mutating func refreshInverse(layer l: Int, step t: Int, report: inout StepReport) {
         let h = hyperparameters
         let a: Matrix<I> = convert(factorsA[l]), g: Matrix<I> = convert(factorsG[l])
@@ -299,6 +307,7 @@ public struct KFAC<Policy: PrecisionPolicy>: Optimizer {
         }
     }
 
+    @inlinable
     mutating func applyFallback(layer l: Int, step t: Int, report: inout StepReport, reason: String) {
         switch hyperparameters.fallback {
         case .abort:
@@ -314,5 +323,5 @@ public struct KFAC<Policy: PrecisionPolicy>: Optimizer {
 }
 
 extension Result {
-    var isFailure: Bool { if case .failure = self { true } else { false } }
+    @inlinable var isFailure: Bool { if case .failure = self { true } else { false } }
 }

@@ -15,12 +15,13 @@ extension MKOR {
     /// The first call sets up the state as `step` does: both factors `I`, both reset flags set.
     /// Throws when the vectors' lengths differ from the factors set up by an earlier call, or when
     /// the optimizer already holds more than one layer.
+    @inlinable
     public mutating func updateFactors(inputMean r: [I], outputMean q: [I], step t: Int) throws(ShapeError) -> StepReport {
         if inverseL.isEmpty {
             // the same initial state as `step` (§8.4: identity factors, flags set)
             inverseL = [.identity(q.count)]; inverseR = [.identity(r.count)]
             shadowL = [.identity(q.count)]; shadowR = [.identity(r.count)]
-            resetFlags = [(true, true)]; resetCounts = [0]
+            resetFlags = [(true, true)]; _resetCounts = [0]
         }
         guard inverseL.count == 1, inverseL[0].rows == q.count, inverseR[0].rows == r.count else {
             throw ShapeError(operation: "MKOR factor stream",

@@ -7,6 +7,7 @@ import Networks
 extension MKOR {
     /// Step 1 for one layer: clamped batch means, then `R⁻` (input side) first, `L⁻` second — the
     /// order matters because a trigger on `R⁻` sets `L⁻`'s flag before `L⁻` is processed.
+    @inlinable
     mutating func updateFactors(layer l: Int, statistics s: LayerStatistics<W>, step t: Int, report: inout StepReport) throws(ShapeError) {
         var clamped = 0
         let r = clampedMean(s.inputs, unscale: 1, clamped: &clamped)
@@ -18,6 +19,7 @@ extension MKOR {
     }
 
     /// Step 1b for one layer from its (already clamped and averaged) vectors `r` (input side) and `q`.
+    @inlinable
     mutating func updateFactors(layer l: Int, inputMean r: [I], outputMean q: [I], step t: Int, report: inout StepReport) throws(ShapeError) {
         var xr = inverseR[l], fr = shadowR[l]
         try updateFactor(&xr, shadow: &fr, r, side: "R", layer: l, step: t, report: &report)
@@ -31,6 +33,7 @@ extension MKOR {
     /// `mean_n clamp(x_n, ±c)` per row, summed under the accumulation model in `Weights`, divided by N
     /// in `Weights`, then (if Ĝ carries a loss scale S) divided by S in Double, and rounded once to
     /// `Inverses` ("cast r, q to the factor type").
+    @inlinable
     func clampedMean(_ x: Matrix<W>, unscale: Double, clamped: inout Int) -> [I] {
         let n = W(Double(x.columns))
         let limit = hyperparameters.clippingValue == nil ? nil : clip
@@ -48,6 +51,7 @@ extension MKOR {
     }
 
     /// One factor's update for the configured variant, with its events and monitors.
+    @inlinable
     mutating func updateFactor(_ x: inout Matrix<I>, shadow: inout Matrix<Double>, _ v: [I], side: String,
                                layer l: Int, step t: Int, report: inout StepReport) throws(ShapeError) {
         let h = hyperparameters
@@ -77,7 +81,7 @@ extension MKOR {
                 let maxEntry = x.maxNorm
                 if !(maxEntry <= h.resetThreshold) {
                     resetFlags[l] = (true, true)
-                    resetCounts[l] += 1
+                    _resetCounts[l] += 1
                     report.events.append(OptimizerEvent(.reset, step: t, layer: l,
                         "‖\(side)⁻‖_max > \(h.resetThreshold): both factors reset at their next update", value: maxEntry))
                 }
@@ -87,7 +91,7 @@ extension MKOR {
             if !(maxBefore <= h.resetThreshold) {
                 x = blended(x, keep: keepStabilizer, identity: identityStabilizer)
                 if track { shadow = Self.shadowBlend(shadow, keep: keepStabilizer.doubleValue, identity: identityStabilizer.doubleValue) }
-                resetCounts[l] += 1
+                _resetCounts[l] += 1
                 report.events.append(OptimizerEvent(.reset, step: t, layer: l, "stabilizer on \(side)⁻ (‖X‖_max > \(h.resetThreshold))", value: maxBefore))
             }
             let u = try shermanMorrison(x, v, ema: true, accumulation: acc)
@@ -107,6 +111,7 @@ extension MKOR {
 
     /// `a X + b I` with `a`, `b` rounded once: off-diagonal `a·x` (one operation), diagonal `a·x + b`
     /// (one statement under `settings.elementwise`).
+    @inlinable
     func blended(_ x: Matrix<I>, keep a: I, identity b: I) -> Matrix<I> {
         let fused = settings.elementwise == .fused
         var p = x.scaled(by: a)
@@ -121,6 +126,7 @@ extension MKOR {
     /// or `(1/γ)P_ij − (((1−γ)/γ²)(u_i w_j))/den`. Per-op it is the library kernel operation for operation
     /// (so bit for bit, `MKORStatements` checks it); fused, each statement is evaluated in Float and rounded
     /// once for a format narrower than Float.
+    @inlinable
     func shermanMorrison(_ p: Matrix<I>, _ v: [I], ema: Bool, accumulation acc: AccumulationModel) throws(ShapeError) -> ShermanMorrison.Update<I> {
         guard p.isSquare, v.count == p.rows else {
             throw ShapeError(operation: "Sherman–Morrison", detail: "P is \(p.rows)×\(p.columns), v has \(v.count) elements")
@@ -145,6 +151,7 @@ extension MKOR {
     }
 
     /// Records the denominator monitor and the §10.3 event when it is ≤ 1, overflowed or non-finite.
+    @inlinable
     func record(_ den: I, side: String, layer l: Int, step t: Int, report: inout StepReport) {
         let d = den.doubleValue
         report.monitor("sm_denominator_\(side)", layer: l, d)
@@ -154,6 +161,7 @@ extension MKOR {
 
     /// Shadow of a blend `X ← aX + bI` on the exact factor: `F ← (a F⁻¹ + b I)⁻¹` (Double, Cholesky);
     /// a NaN matrix once `F` is not numerically SPD (the monitor then reads NaN).
+    @inlinable
     static func shadowBlend(_ f: Matrix<Double>, keep a: Double, identity b: Double) -> Matrix<Double> {
         guard case .success(let finv)? = try? f.dampedSPDInverse(damping: 0),
               case .success(let r)? = try? finv.scaled(by: a).addingToDiagonal(b).dampedSPDInverse(damping: 0)
@@ -162,20 +170,26 @@ extension MKOR {
     }
 
     /// Shadow of a Sherman–Morrison step: `F ← keep·F + weight·v vᵀ`.
+    @inlinable
     static func shadowRankOne(_ f: Matrix<Double>, _ v: [Double], keep: Double, weight: Double) -> Matrix<Double> {
         Matrix(rows: f.rows, columns: f.columns) { i, j in keep * f[i, j] + weight * v[i] * v[j] }
     }
 }
 
 /// MKOR-H's loss windows (§8.7), accumulated in Double.
+@usableFromInline
 struct HybridState: Sendable {
-    var windowSum = 0.0
-    var windowCount = 0
-    var previousMean: Double? = nil
-    var stalledWindows = 0
-    var switchRequested = false
-    var lastRelativeDecrease = Double.nan
+    @usableFromInline var windowSum = 0.0
+    @usableFromInline var windowCount = 0
+    @usableFromInline var previousMean: Double? = nil
+    @usableFromInline var stalledWindows = 0
+    @usableFromInline var switchRequested = false
+    @usableFromInline var lastRelativeDecrease = Double.nan
 
+    @inlinable
+    init() {}
+
+    @inlinable
     mutating func observe(_ loss: Double, rule: MKORHybridRule) {
         windowSum += loss; windowCount += 1
         guard windowCount == rule.windowSteps else { return }

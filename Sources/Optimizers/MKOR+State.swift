@@ -5,6 +5,7 @@ import LinearAlgebra
 /// the `inv_res` monitors), the reset flags and counts, the MKOR-H switch step and loss windows, and
 /// the inner optimizer's state under `inner.`.
 extension MKOR {
+    @inlinable
     public func exportState() -> OptimizerState {
         var s = OptimizerState(optimizer: name, layerShapes: zip(inverseL, inverseR).map { .init(rows: $0.rows, columns: $1.rows) })
         s.set("inverse_L", inverseL); s.set("inverse_R", inverseR)
@@ -24,6 +25,7 @@ extension MKOR {
         return s
     }
 
+    @inlinable
     public mutating func importState(_ state: OptimizerState) throws(OptimizerStateError) {
         var r = try StateReader(state, optimizer: name)
         let il: [Matrix<I>] = try r.layers("inverse_L") { $0.outputSquare }
@@ -50,7 +52,7 @@ extension MKOR {
         } catch { throw error.nested(in: name, prefix: "inner.") }
         try r.finish()
         inverseL = il; inverseR = ir; shadowL = sl; shadowR = sr
-        resetFlags = zip(fr, fl).map { (r: $0, l: $1) }; resetCounts = counts
-        switchStep = sw.first; hybridState = hs; sgd = newSGD; adam = newAdam
+        resetFlags = zip(fr, fl).map { (r: $0, l: $1) }; _resetCounts = counts
+        _switchStep = sw.first; hybridState = hs; sgd = newSGD; adam = newAdam
     }
 }

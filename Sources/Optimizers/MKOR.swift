@@ -77,6 +77,7 @@ public struct MKOR<Policy: PrecisionPolicy>: Optimizer {
         public var hybrid: HybridRule? = nil
         /// λ_min, symErr and invRes against the Double shadow factor (eigendecompositions in Double).
         public var expensiveMonitors = true
+        @inlinable
         public init() {}
     }
 
@@ -90,19 +91,22 @@ public struct MKOR<Policy: PrecisionPolicy>: Optimizer {
     /// Reset flags `(R, L)` per layer; both start set (§8.4).
     public var resetFlags: [(r: Bool, l: Bool)] = []
     /// Resets (code) or stabilizer applications (EMA) per layer so far.
-    public internal(set) var resetCounts: [Int] = []
+    @inlinable public var resetCounts: [Int] { _resetCounts }
+    @usableFromInline var _resetCounts: [Int] = []
     /// The step at which MKOR-H switched, if it has.
-    public internal(set) var switchStep: Int? = nil
-    var shadowL: [Matrix<Double>] = []
-    var shadowR: [Matrix<Double>] = []
-    var hybridState = HybridState()
-    var sgd: SGD<Policy>? = nil
-    var adam: Adam<Policy>? = nil
-    let clip: W
-    let keepBlend: I, identityBlend: I          // 0.95, 0.05
-    let keepStabilizer: I, identityStabilizer: I // 0.9, 0.1
-    let emaScale: I, emaCorrection: I, emaWeight: I
+    @inlinable public var switchStep: Int? { _switchStep }
+    @usableFromInline var _switchStep: Int? = nil
+    @usableFromInline var shadowL: [Matrix<Double>] = []
+    @usableFromInline var shadowR: [Matrix<Double>] = []
+    @usableFromInline var hybridState = HybridState()
+    @usableFromInline var sgd: SGD<Policy>? = nil
+    @usableFromInline var adam: Adam<Policy>? = nil
+    @usableFromInline let clip: W
+    @usableFromInline let keepBlend: I, identityBlend: I          // 0.95, 0.05
+    @usableFromInline let keepStabilizer: I, identityStabilizer: I // 0.9, 0.1
+    @usableFromInline let emaScale: I, emaCorrection: I, emaWeight: I
 
+    @inlinable
     public var name: String { hyperparameters.variant.rawValue + (hyperparameters.hybrid == nil ? "" : "-h") }
 
     /// Rounds every constant once (§1.3); throws for an out-of-range hyperparameter, naming it.
@@ -141,11 +145,13 @@ public struct MKOR<Policy: PrecisionPolicy>: Optimizer {
 
     /// MKOR-H input: the mean training loss of one step, accumulated in Double (§8.7). No effect
     /// without a `hybrid` rule or after the switch.
+    @inlinable
     public mutating func observe(loss: Double) {
         guard let rule = hyperparameters.hybrid, switchStep == nil else { return }
         hybridState.observe(loss, rule: rule)
     }
 
+    @inlinable
     public mutating func step(weights: inout [Matrix<W>], layers: [LayerStatistics<W>], step t: Int) throws(ShapeError) -> StepReport {
         try checkShapes(weights, layers)
         var report = StepReport()
@@ -156,10 +162,10 @@ public struct MKOR<Policy: PrecisionPolicy>: Optimizer {
             shadowL = weights.map { .identity($0.rows) }
             shadowR = weights.map { .identity($0.columns) }
             resetFlags = Array(repeating: (true, true), count: weights.count)
-            resetCounts = Array(repeating: 0, count: weights.count)
+            _resetCounts = Array(repeating: 0, count: weights.count)
         }
         if switchStep == nil, hybridState.switchRequested {
-            switchStep = t
+            _switchStep = t
             report.events.append(OptimizerEvent(.hybridSwitch, step: t, layer: -1,
                 "relative loss decrease below \(h.hybrid!.threshold) for \(h.hybrid!.patience) windows", value: hybridState.lastRelativeDecrease))
         }
@@ -190,6 +196,7 @@ public struct MKOR<Policy: PrecisionPolicy>: Optimizer {
     }
 
     /// Steps 2–3: `Δ = L⁻ ∇W R⁻` in `Inverses`, then `ν = ‖∇W‖_F / ‖Δ‖_F` in `Weights` and `ν Δ`.
+    @inlinable
     mutating func preconditioned(_ grad: Matrix<W>, layer l: Int, step t: Int, report: inout StepReport) throws(ShapeError) -> Matrix<W> {
         let acc = settings.accumulation
         let gi: Matrix<I> = convert(grad)

@@ -64,6 +64,7 @@ public struct StepReport: Sendable {
     public var aborted = false
     public init() {}
 
+    @inlinable
     mutating func monitor(_ name: String, layer: Int, _ value: Double) { monitors.append(Monitor(name, layer: layer, value)) }
 }
 
@@ -87,6 +88,13 @@ public enum FallbackPolicy: String, Sendable, Hashable, CaseIterable, Codable {
 /// section's monitors and events in the `StepReport`; never throw on a numeric failure — record it and
 /// apply the `FallbackPolicy`; export and import every piece of state that the next step reads
 /// (`OptimizerState`, in a `+State.swift` file). Then register its name in StudyKit's optimizer catalogue.
+///
+/// StudyKit picks the policy at run time, so `step`, the state export and import, and everything they
+/// call are `@inlinable`, with the internal stored properties they touch `@usableFromInline`: that is
+/// what lets StudyKit specialise them for its policies (unspecialised, a step runs about 20× slower).
+/// `init` is not: it runs once per cell and writes the read-only `constants` (`public private(set)`),
+/// whose setter inlinable code could not use. A read-only property that `step` updates is a public
+/// computed property over `@usableFromInline` storage (`KFAC.statisticUpdates`).
 public protocol Optimizer: Sendable {
     associatedtype Policy: PrecisionPolicy
     /// Stable name used in reports, e.g. `kfac-f`, `singd-dense`, `adamw`.
@@ -112,6 +120,7 @@ public protocol Optimizer: Sendable {
 /// Diagnostics shared by every method.
 public enum UpdateDiagnostics {
     /// cos∠(Δ, ∇W) in Double (must be > 0 for a descent direction of an SPD preconditioner).
+    @inlinable
     public static func cosine<T: Scalar, U: Scalar>(_ a: Matrix<T>, _ b: Matrix<U>) -> Double {
         var dot = 0.0, na = 0.0, nb = 0.0
         for (x, y) in zip(a.elements, b.elements) {
@@ -122,6 +131,7 @@ public enum UpdateDiagnostics {
     }
 
     /// Fraction of entries left bit-identical by an update that should have changed them (§5.6).
+    @inlinable
     public static func stagnation<T: Scalar>(before: Matrix<T>, after: Matrix<T>, intended: Matrix<T>) -> Double {
         var stuck = 0, moving = 0
         for i in 0..<before.count where intended.elements[i] != 0 {
@@ -132,6 +142,7 @@ public enum UpdateDiagnostics {
     }
 
     /// Records a non-finite event for the first non-finite entry of `m`, if any.
+    @inlinable
     public static func checkFinite<T: Scalar>(_ m: Matrix<T>, _ tensor: String, step: Int, layer: Int, into report: inout StepReport) {
         if let i = m.elements.firstIndex(where: { !$0.isFinite }) {
             report.events.append(OptimizerEvent(.nonFinite, step: step, layer: layer, "\(tensor)[\(i)]", value: m.elements[i].doubleValue))
@@ -139,6 +150,7 @@ public enum UpdateDiagnostics {
     }
 }
 
+@inlinable
 func checkShapes<T: Scalar>(_ weights: [Matrix<T>], _ layers: [LayerStatistics<T>]) throws(ShapeError) {
     guard weights.count == layers.count else {
         throw ShapeError(operation: "optimizer step", detail: "\(weights.count) weight matrices, \(layers.count) layer statistics")

@@ -66,12 +66,17 @@ public struct OptimizerState: Sendable, Hashable {
 
     // MARK: writing (used by the exporters)
 
+    @inlinable
     mutating func set<T: Scalar>(_ key: String, _ ms: [Matrix<T>]) { matrices[key] = ms.map { $0.converted(to: Double.self) } }
+    @inlinable
     mutating func set(_ key: String, integers v: [Int]) { integers[key] = v }
+    @inlinable
     mutating func set(_ key: String, scalars v: [Double]) { scalars[key] = v }
+    @inlinable
     mutating func set(_ key: String, flags v: [Bool]) { flags[key] = v }
 
     /// Adds every entry of `inner` under `prefix` (e.g. `momentum.buffers`).
+    @inlinable
     mutating func nest(_ inner: OptimizerState, prefix: String) {
         for (k, v) in inner.matrices { matrices[prefix + k] = v }
         for (k, v) in inner.integers { integers[prefix + k] = v }
@@ -93,12 +98,18 @@ public struct OptimizerStateError: Error, CustomStringConvertible, Sendable, Equ
 
 /// Reads an `OptimizerState` entry by entry, checking presence, counts and shapes, and at the end
 /// that no entry was left unread (an entry this configuration does not have is an error too).
+@usableFromInline
 struct StateReader {
-    let state: OptimizerState
-    let optimizer: String
-    private(set) var read: Set<String> = []
+    @usableFromInline let state: OptimizerState
+    @usableFromInline let optimizer: String
+    @usableFromInline private(set) var read: Set<String> = []
+
+    /// Records that `key` was read (the setter of `read` stays private to the reader).
+    @usableFromInline
+    mutating func markRead(_ key: String) { read.insert(key) }
 
     /// Fails unless `state` was exported by an optimizer named `optimizer`.
+    @inlinable
     init(_ state: OptimizerState, optimizer: String) throws(OptimizerStateError) {
         self.state = state; self.optimizer = optimizer
         guard state.optimizer == optimizer else {
@@ -106,17 +117,20 @@ struct StateReader {
         }
     }
 
-    var layerCount: Int { state.layerShapes.count }
+    @inlinable var layerCount: Int { state.layerShapes.count }
+    @inlinable
     func fail(_ entry: String, _ reason: String) -> OptimizerStateError { OptimizerStateError(optimizer, entry: entry, reason) }
 
+    @inlinable
     mutating func matrices(_ key: String) throws(OptimizerStateError) -> [Matrix<Double>] {
         guard let v = state.matrices[key] else { throw fail(key, "missing") }
-        read.insert(key)
+        markRead(key)
         return v
     }
 
     /// One matrix per layer, of shape `shape(layerShape)`; `absentAllowed` accepts `0×0` (an optional
     /// that is nil); `lazy` accepts an empty list (allocated at the first step of that optimizer).
+    @inlinable
     mutating func layers<T: Scalar>(_ key: String, lazy: Bool = false, absentAllowed: Bool = false,
                                     _ shape: (OptimizerState.Shape) -> OptimizerState.Shape, as _: T.Type = T.self) throws(OptimizerStateError) -> [Matrix<T>] {
         let ms = try matrices(key)
@@ -132,41 +146,47 @@ struct StateReader {
         return ms.map { $0.converted(to: T.self) }
     }
 
+    @inlinable
     mutating func integers(_ key: String, count: Int? = nil) throws(OptimizerStateError) -> [Int] {
         guard let v = state.integers[key] else { throw fail(key, "missing") }
-        read.insert(key)
+        markRead(key)
         if let count, v.count != count { throw fail(key, "\(v.count) values, expected \(count)") }
         return v
     }
 
+    @inlinable
     mutating func integer(_ key: String) throws(OptimizerStateError) -> Int { try integers(key, count: 1)[0] }
 
     /// A set of layer indices, each in `0..<layerCount`.
+    @inlinable
     mutating func layerSet(_ key: String) throws(OptimizerStateError) -> Set<Int> {
         let v = try integers(key)
         if let bad = v.first(where: { !(0..<layerCount).contains($0) }) { throw fail(key, "layer index \(bad) outside 0..<\(layerCount)") }
         return Set(v)
     }
 
+    @inlinable
     mutating func scalars(_ key: String, count: Int? = nil) throws(OptimizerStateError) -> [Double] {
         guard let v = state.scalars[key] else { throw fail(key, "missing") }
-        read.insert(key)
+        markRead(key)
         if let count, v.count != count { throw fail(key, "\(v.count) values, expected \(count)") }
         return v
     }
 
+    @inlinable
     mutating func flags(_ key: String, count: Int? = nil) throws(OptimizerStateError) -> [Bool] {
         guard let v = state.flags[key] else { throw fail(key, "missing") }
-        read.insert(key)
+        markRead(key)
         if let count, v.count != count { throw fail(key, "\(v.count) values, expected \(count)") }
         return v
     }
 
     /// The entries under `prefix` as the state of a nested optimizer named `name` (same layer shapes).
+    @inlinable
     mutating func nested(prefix: String, optimizer name: String) -> OptimizerState {
         var s = OptimizerState(optimizer: name, layerShapes: state.layerShapes)
         func strip<V>(_ d: [String: V], into target: inout [String: V]) {
-            for (k, v) in d where k.hasPrefix(prefix) { target[String(k.dropFirst(prefix.count))] = v; read.insert(k) }
+            for (k, v) in d where k.hasPrefix(prefix) { target[String(k.dropFirst(prefix.count))] = v; markRead(k) }
         }
         strip(state.matrices, into: &s.matrices); strip(state.integers, into: &s.integers)
         strip(state.scalars, into: &s.scalars); strip(state.flags, into: &s.flags)
@@ -174,6 +194,7 @@ struct StateReader {
     }
 
     /// Fails on the first entry that was not read.
+    @inlinable
     func finish() throws(OptimizerStateError) {
         if let extra = state.entryNames.first(where: { !read.contains($0) }) {
             throw fail(extra, "not part of this configuration's state")
@@ -183,25 +204,29 @@ struct StateReader {
 
 extension OptimizerStateError {
     /// The error of a nested optimizer's import, as an error of the enclosing one (entry prefixed).
+    @inlinable
     func nested(in optimizer: String, prefix: String) -> OptimizerStateError {
         OptimizerStateError(optimizer, entry: prefix + entry, reason)
     }
 }
 
 extension OptimizerState.Shape {
+    @inlinable
     init<T: Scalar>(_ m: Matrix<T>) { self.init(rows: m.rows, columns: m.columns) }
     /// `d_o × d_o` (output-side factors).
-    var outputSquare: Self { .init(rows: rows, columns: rows) }
+    @inlinable var outputSquare: Self { .init(rows: rows, columns: rows) }
     /// `d_i × d_i` (input-side factors).
-    var inputSquare: Self { .init(rows: columns, columns: columns) }
+    @inlinable var inputSquare: Self { .init(rows: columns, columns: columns) }
     /// `d × 1` for a vector of length `d`, `0×0` when absent.
+    @inlinable
     static func vector(_ d: Int) -> Self { .init(rows: d, columns: 1) }
 }
 
 extension Matrix {
     /// A column vector.
+    @inlinable
     static func column(_ v: [T]) -> Matrix<T> { Matrix(rows: v.count, columns: 1) { i, _ in v[i] } }
     /// The `0×0` matrix that stands for an absent optional in an `OptimizerState`.
-    static var absent: Matrix<T> { Matrix(rows: 0, columns: 0) }
-    var isAbsent: Bool { rows == 0 && columns == 0 }
+    @inlinable static var absent: Matrix<T> { Matrix(rows: 0, columns: 0) }
+    @inlinable var isAbsent: Bool { rows == 0 && columns == 0 }
 }

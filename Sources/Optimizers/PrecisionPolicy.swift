@@ -15,7 +15,7 @@ public protocol PrecisionPolicy: Sendable {
 
 extension PrecisionPolicy {
     /// e.g. `bf16` for a uniform policy, `w=bf16,f=fp32,i=fp32,m=bf16` otherwise.
-    public static var name: String {
+    @inlinable public static var name: String {
         let names = [Weights.formatName, Factors.formatName, Inverses.formatName, Moments.formatName]
         return Set(names).count == 1 ? names[0]
             : "w=\(Weights.formatName),f=\(Factors.formatName),i=\(Inverses.formatName),m=\(Moments.formatName)"

@@ -4,6 +4,7 @@ import LinearAlgebra
 /// RLLC's state (§9.5): the `k` memory units (flat parameter vectors, `n×1`; none before the first
 /// step) and the learning law `L` (`Moments`). The state has no layer shapes: the memory is flat.
 extension RLLC {
+    @inlinable
     public func exportState() -> OptimizerState {
         var s = OptimizerState(optimizer: name, layerShapes: [])
         s.set("units", units.map { Matrix.column($0) })
@@ -11,6 +12,7 @@ extension RLLC {
         return s
     }
 
+    @inlinable
     public mutating func importState(_ state: OptimizerState) throws(OptimizerStateError) {
         var r = try StateReader(state, optimizer: name)
         let k = unitCount

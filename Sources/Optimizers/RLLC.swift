@@ -49,6 +49,7 @@ public struct RLLC<Policy: PrecisionPolicy>: Optimizer {
         public var correctionCap: Double? = nil
         /// κ(MᵀM) in Double (a k×k eigendecomposition and a Double Gram matrix per step).
         public var expensiveMonitors = true
+        @inlinable
         public init() {}
     }
 
@@ -59,11 +60,11 @@ public struct RLLC<Policy: PrecisionPolicy>: Optimizer {
     public var units: [[M]] = []
     /// The learning law `L`.
     public var law: [M]
-    let c1: W, c2: M, ridge: M, cap: M?
-    let propagator: [[M]], input: [M]
+    @usableFromInline let c1: W, c2: M, ridge: M, cap: M?
+    @usableFromInline let propagator: [[M]], input: [M]
 
-    public var name: String { "rllc" }
-    public var unitCount: Int { hyperparameters.rule.unitCount }
+    @inlinable public var name: String { "rllc" }
+    @inlinable public var unitCount: Int { hyperparameters.rule.unitCount }
 
     /// Rounds `Pr`, `b`, `L_0`, `c1`, `c2`, `δ_rel` once (§1.3); throws naming a bad value.
     public init(_ h: Hyperparameters = .init(), settings: ArithmeticSettings = .init()) throws(OptimizerConfigurationError) {
@@ -87,6 +88,7 @@ public struct RLLC<Policy: PrecisionPolicy>: Optimizer {
         constants = c
     }
 
+    @inlinable
     public mutating func step(weights: inout [Matrix<W>], layers: [LayerStatistics<W>], step t: Int) throws(ShapeError) -> StepReport {
         try checkShapes(weights, layers)
         var report = StepReport()
@@ -128,6 +130,7 @@ public struct RLLC<Policy: PrecisionPolicy>: Optimizer {
     }
 
     /// Step 2 (K5): `x = (MᵀM + δ_rel τ(MᵀM) I)⁻¹ Mᵀg` by Cholesky in `Moments`; `L ← L + c2 x`.
+    @inlinable
     mutating func correctLaw(_ g: [M], step t: Int, report: inout StepReport) {
         let k = unitCount
         let acc = settings.accumulation
@@ -174,6 +177,7 @@ public struct RLLC<Policy: PrecisionPolicy>: Optimizer {
     }
 
     /// Step 3: new unit `j` = `Σ_{i: Pr_ij ≠ 0} Pr_ij m_i + b_j g` (terms in order i = 0…k−1, then g).
+    @inlinable
     mutating func updateMemory(_ g: [M]) {
         let k = unitCount, n = g.count
         let fused = settings.elementwise == .fused
@@ -189,6 +193,7 @@ public struct RLLC<Policy: PrecisionPolicy>: Optimizer {
     }
 
     /// §9.7 monitors that do not need the Gram matrix.
+    @inlinable
     func monitorStep(_ direction: [M], _ g: [M], report: inout StepReport) {
         for (i, u) in units.enumerated() {
             report.monitor("unit_norm_\(i + 1)", layer: -1, u.reduce(0.0) { $0 + $1.doubleValue * $1.doubleValue }.squareRoot())

@@ -23,6 +23,7 @@ public struct SGD<Policy: PrecisionPolicy>: Optimizer {
         public var dampening: Double
         public var weightDecay: Double
         public var nesterov: Bool
+        @inlinable
         public init(learningRate: Double = 0.1, momentum: Double = 0, dampening: Double = 0, weightDecay: Double = 0, nesterov: Bool = false) {
             self.learningRate = learningRate; self.momentum = momentum; self.dampening = dampening
             self.weightDecay = weightDecay; self.nesterov = nesterov
@@ -33,8 +34,9 @@ public struct SGD<Policy: PrecisionPolicy>: Optimizer {
     public let settings: ArithmeticSettings
     public private(set) var constants = RoundedConstants()
     public var buffers: [Matrix<M>] = []
-    let eta: W, decay: W, mu: M, oneMinusDampening: M
+    @usableFromInline let eta: W, decay: W, mu: M, oneMinusDampening: M
 
+    @inlinable
     public var name: String { hyperparameters.momentum == 0 ? "sgd" : (hyperparameters.nesterov ? "nesterov" : "momentum") }
 
     public init(_ h: Hyperparameters = .init(), settings: ArithmeticSettings = .init()) {
@@ -45,6 +47,7 @@ public struct SGD<Policy: PrecisionPolicy>: Optimizer {
         constants = c
     }
 
+    @inlinable
     public mutating func step(weights: inout [Matrix<W>], layers: [LayerStatistics<W>], step t: Int) throws(ShapeError) -> StepReport {
         try checkShapes(weights, layers)
         var report = StepReport()

@@ -4,12 +4,14 @@ import LinearAlgebra
 /// SINGD's (and IKFAC's) state (§5.4): the factors K (`d_i×d_i`), C (`d_o×d_o`) and their Riemannian
 /// momenta m_K, m_C (`Inverses`, the role KFAC's inverses play), and the momentum buffer (`Moments`).
 extension SINGD {
+    @inlinable
     public func exportState() -> OptimizerState {
         var s = OptimizerState(optimizer: name, layerShapes: buffer.map(OptimizerState.Shape.init))
         s.set("K", k); s.set("C", c); s.set("m_K", mK); s.set("m_C", mC); s.set("buffer", buffer)
         return s
     }
 
+    @inlinable
     public mutating func importState(_ state: OptimizerState) throws(OptimizerStateError) {
         var r = try StateReader(state, optimizer: name)
         let nk: [Matrix<F>] = try r.layers("K") { $0.inputSquare }

@@ -40,6 +40,7 @@ public struct SINGD<Policy: PrecisionPolicy>: Optimizer {
         public var kfacLike = false
         public var normalizeFactorLearningRate = false
         public var expensiveMonitors = true
+        @inlinable
         public init() {}
     }
 
@@ -49,9 +50,9 @@ public struct SINGD<Policy: PrecisionPolicy>: Optimizer {
     public var k: [Matrix<F>] = [], c: [Matrix<F>] = []
     public var mK: [Matrix<F>] = [], mC: [Matrix<F>] = []
     public var buffer: [Matrix<M>] = []
-    let beta2: W, alpha2: M, lambda: F, alpha1: F, gamma: W, beta1: F, scale: F
+    @usableFromInline let beta2: W, alpha2: M, lambda: F, alpha1: F, gamma: W, beta1: F, scale: F
 
-    public var name: String {
+    @inlinable public var name: String {
         let s = hyperparameters.structureK == hyperparameters.structureC ? "\(hyperparameters.structureK)"
             : "\(hyperparameters.structureK)-\(hyperparameters.structureC)"
         return hyperparameters.kfacLike ? "ikfac-\(s)" : "singd-\(s)"
@@ -67,8 +68,10 @@ public struct SINGD<Policy: PrecisionPolicy>: Optimizer {
         constants = r
     }
 
+    @inlinable
     func tau(_ m: Matrix<F>) -> F { m.trace / F(Double(m.rows)) }
 
+    @inlinable
     public mutating func step(weights: inout [Matrix<W>], layers: [LayerStatistics<W>], step t: Int) throws(ShapeError) -> StepReport {
         try checkShapes(weights, layers)
         var report = StepReport()

@@ -5,6 +5,7 @@ import LinearAlgebra
 /// (`Inverses`), both momentum buffers and the AdaGrad accumulators (`Moments`; the accumulators only
 /// with `graftType = .adagrad`), the cumulative Newton guard stops and the raw-gradient layers.
 extension Shampoo {
+    @inlinable
     public func exportState() -> OptimizerState {
         var s = OptimizerState(optimizer: name, layerShapes: momentumBuffers.map(OptimizerState.Shape.init))
         s.set("statistics_L", statisticsL); s.set("statistics_R", statisticsR)
@@ -16,6 +17,7 @@ extension Shampoo {
         return s
     }
 
+    @inlinable
     public mutating func importState(_ state: OptimizerState) throws(OptimizerStateError) {
         var r = try StateReader(state, optimizer: name)
         let sl: [Matrix<F>] = try r.layers("statistics_L") { $0.outputSquare }
@@ -36,18 +38,20 @@ extension Shampoo {
         try r.finish()
         statisticsL = sl; statisticsR = sr; rootsL = rl; rootsR = rr
         momentumBuffers = mb; graftMomentumBuffers = gb; graftAccumulators = acc
-        guardStops = stops; rawLayers = raw
+        _guardStops = stops; rawLayers = raw
     }
 }
 
 /// Jorge's state (§7.4): the roots L̂, R̂ (`Inverses`) and the momentum buffers (`Moments`).
 extension Jorge {
+    @inlinable
     public func exportState() -> OptimizerState {
         var s = OptimizerState(optimizer: name, layerShapes: buffers.map(OptimizerState.Shape.init))
         s.set("roots_L", rootsL); s.set("roots_R", rootsR); s.set("buffers", buffers)
         return s
     }
 
+    @inlinable
     public mutating func importState(_ state: OptimizerState) throws(OptimizerStateError) {
         var r = try StateReader(state, optimizer: name)
         let rl: [Matrix<I>] = try r.layers("roots_L") { $0.outputSquare }

@@ -108,10 +108,11 @@ public struct Shampoo<Policy: PrecisionPolicy>: Optimizer {
         public var fallback: FallbackPolicy = .keepPrevious
         /// Root residual, symmetry and κ at each refresh (eigendecompositions and products in Double).
         public var expensiveMonitors = true
+        @inlinable
         public init() {}
 
         /// The exponent p of the roots.
-        public var exponent: Int { inverseExponentOverride > 0 ? inverseExponentOverride : 4 }
+        @inlinable public var exponent: Int { inverseExponentOverride > 0 ? inverseExponentOverride : 4 }
     }
 
     public let hyperparameters: Hyperparameters
@@ -123,11 +124,12 @@ public struct Shampoo<Policy: PrecisionPolicy>: Optimizer {
     /// AdaGrad graft accumulators S (empty unless `graftType == .adagrad`).
     public var graftAccumulators: [Matrix<M>] = []
     /// Per layer: how many root computations stopped on the Newton divergence guard so far.
-    public internal(set) var guardStops: [Int] = []
-    var rawLayers: Set<Int> = []
-    let eta: W, mu: M, beta2F: F, weightF: F, epsF: F, diagEps: M, tiny: M, decay: M
+    @inlinable public var guardStops: [Int] { _guardStops }
+    @usableFromInline var _guardStops: [Int] = []
+    @usableFromInline var rawLayers: Set<Int> = []
+    @usableFromInline let eta: W, mu: M, beta2F: F, weightF: F, epsF: F, diagEps: M, tiny: M, decay: M
 
-    public var name: String { hyperparameters.variant == .paper ? "shampoo-paper" : "shampoo" }
+    @inlinable public var name: String { hyperparameters.variant == .paper ? "shampoo-paper" : "shampoo" }
 
     public init(_ h: Hyperparameters = .init(), settings: ArithmeticSettings = .init()) {
         hyperparameters = h; self.settings = settings
@@ -148,9 +150,10 @@ public struct Shampoo<Policy: PrecisionPolicy>: Optimizer {
         constants = c
     }
 
-    var effectiveGraft: GraftType { hyperparameters.variant == .paper ? .none : hyperparameters.graftType }
+    @inlinable var effectiveGraft: GraftType { hyperparameters.variant == .paper ? .none : hyperparameters.graftType }
+    @inlinable
     var effectiveNesterov: Bool { hyperparameters.variant == .reference && hyperparameters.nesterov && hyperparameters.momentum != 0 }
-    var startStep: Int { hyperparameters.variant == .paper ? 1 : hyperparameters.startPreconditioningStep }
+    @inlinable var startStep: Int { hyperparameters.variant == .paper ? 1 : hyperparameters.startPreconditioningStep }
 
     /// Pre-specialised for the common policies: a generic, non-inlinable step called from another module
     /// runs ~20× slower than the specialised one (measured in release builds).
@@ -159,6 +162,7 @@ public struct Shampoo<Policy: PrecisionPolicy>: Optimizer {
     @_specialize(exported: true, where Policy == Uniform<BFloat16>)
     @_specialize(exported: true, where Policy == Uniform<Float16>)
     @_specialize(exported: true, where Policy == FloatCurvature<BFloat16>)
+    @inlinable
     public mutating func step(weights: inout [Matrix<W>], layers: [LayerStatistics<W>], step t: Int) throws(ShapeError) -> StepReport {
         try checkShapes(weights, layers)
         var report = StepReport()
@@ -247,6 +251,7 @@ public struct Shampoo<Policy: PrecisionPolicy>: Optimizer {
         return report
     }
 
+    @inlinable
     mutating func allocate(_ weights: [Matrix<W>]) {
         statisticsL = weights.map { Matrix<F>.identity($0.rows).scaled(by: epsF) }
         statisticsR = weights.map { Matrix<F>.identity($0.columns).scaled(by: epsF) }
@@ -255,10 +260,11 @@ public struct Shampoo<Policy: PrecisionPolicy>: Optimizer {
         momentumBuffers = weights.map { Matrix(rows: $0.rows, columns: $0.columns) }
         graftMomentumBuffers = momentumBuffers
         graftAccumulators = effectiveGraft == .adagrad ? momentumBuffers : []
-        guardStops = Array(repeating: 0, count: weights.count)
+        _guardStops = Array(repeating: 0, count: weights.count)
     }
 
     /// Step 4 for both sides of layer `l`, with the outcome turned into monitors, events and the fallback.
+    @inlinable
     mutating func refreshRoots(layer l: Int, step t: Int, report: inout StepReport) {
         var usable = true
         if let (x, ridge) = root(of: statisticsL[l], side: "L", layer: l, step: t, report: &report) {
@@ -269,7 +275,7 @@ public struct Shampoo<Policy: PrecisionPolicy>: Optimizer {
             rootsR[l] = x
             if hyperparameters.ridgeInPlace { statisticsR[l] = statisticsR[l].addingToDiagonal(F(ridge)) }
         } else { usable = false }
-        guardStops[l] += report.events.filter { $0.kind == .newtonDivergenceGuard && $0.layer == l && $0.step == t }.count
+        _guardStops[l] += report.events.filter { $0.kind == .newtonDivergenceGuard && $0.layer == l && $0.step == t }.count
         if usable { rawLayers.remove(l); return }
         switch hyperparameters.fallback {
         case .abort:
@@ -284,6 +290,7 @@ public struct Shampoo<Policy: PrecisionPolicy>: Optimizer {
     }
 
     /// The inverse p-th root of one statistics matrix (K3) and the ridge it used, or nil when it is unusable.
+    @inlinable
     func root(of statistic: Matrix<F>, side: String, layer l: Int, step t: Int, report: inout StepReport) -> (Matrix<I>, Double)? {
         let h = hyperparameters, acc = settings.accumulation
         let paper = h.variant == .paper
