@@ -131,12 +131,14 @@ import TestSupport
         let third = SR8(1.0) / SR8(3.0)             // three roundings: two conversions and the quotient
         _ = third + SR8(0.5)                        // two more
         #expect(StochasticRounding.defaultContextUseCount - before >= 5)
+        // (another test may have drawn from the default between installing the handler and re-arming, so
+        // the handler may have run once more; after the re-armed warning fired, nothing else can)
         let messages = captured.withLock { $0 }
-        #expect(messages.count == 1)
-        #expect(messages.first == StochasticRounding.defaultContextWarning)
+        #expect(messages.count >= 1 && messages.count <= 2)
+        #expect(messages.allSatisfy { $0 == StochasticRounding.defaultContextWarning })
         #expect(StochasticRounding.defaultContextWarning.contains("withContext"))
-        _ = SR8(1.0) / SR8(7.0)                     // once per process: no second warning
-        #expect(captured.withLock { $0.count } == 1)
+        _ = SR8(1.0) / SR8(7.0)                     // once per process: no further warning
+        #expect(captured.withLock { $0.count } == messages.count)
         StochasticRounding.withContext(seed: 1, stream: 2) {
             #expect(!StochasticRounding.current.isProcessDefault)
             #expect(StochasticRounding.current.key == StochasticRounding.key(seed: 1, stream: 2))
