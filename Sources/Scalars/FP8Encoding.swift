@@ -9,8 +9,11 @@
 ///
 /// Encoding rounds with the format's parameters and overflow behaviour (`FloatFormat.round`), then
 /// writes the pattern of the member exactly: non-saturating e4m3 (`FP8E4M3Format`) turns overflow and ±∞
-/// into NaN, as ml_dtypes' float8_e4m3fn does; the saturating variants clamp to ±max. A NaN keeps its
-/// sign bit. Decoding is exact (every fp8 value is a binary32 and a binary64 value).
+/// into NaN, as ml_dtypes' float8_e4m3fn does; the saturating variants clamp finite overflow to ±max.
+/// An infinite input follows the format: saturating E4M3 clamps it to ±448, but `FP8E5M2SaturatingFormat`
+/// has infinities and keeps ±∞ (0x7C/0xFC), whereas the OCP saturation mode clamps ±∞ to ±max as well; the
+/// format's behaviour, shared by its scalar arithmetic, is unchanged here. A NaN keeps its sign bit.
+/// Decoding is exact (every fp8 value is a binary32 and a binary64 value).
 public protocol FP8Format: FloatFormat {
     /// The width E of the exponent field: 4 for E4M3, 5 for E5M2.
     static var exponentFieldBits: Int { get }
