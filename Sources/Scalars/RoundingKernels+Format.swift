@@ -71,35 +71,46 @@ public struct _FormatKernelConstants {
     }
 }
 
+extension _FormatKernelConstants {
+    /// The constants of `Float16Format` (binary16), which the binary16 kernels use.
+    @inlinable
+    public static var _float16: _FormatKernelConstants { try! _FormatKernelConstants(Float16Format.self) }
+}
+
 extension RoundingKernels {
-    /// Rounds each binary32 into the format `F` in `mode` (default: the format's own mode; stochastic
-    /// needs `roundToFormatStochastic`) and stores the results as binary32 (every member of a format with
-    /// p ≤ 24 and binary32's range is a binary32). Element for element equal to
-    /// `F.round(Double(x), mode: mode)`.
+    /// Rounds each binary32 into the format `F` in `mode` and stores the results as binary32 (every member
+    /// of a format with p ≤ 24 and binary32's range is a binary32). Element for element equal to
+    /// `F.round(Double(x), mode: mode.mode)`.
     ///
-    /// - Throws: `RoundingKernelError` if the counts differ, the mode is `.stochastic`, or the format does
-    ///   not fit in binary32.
+    /// The kernels take the rounding as an argument and never read `F.rounding`: a deterministic mode here
+    /// (default nearest even), a seed and a stream in `roundToFormatStochastic`. So
+    /// `Rounded<F, Stochastic>` rounds stochastically only through the stochastic kernel, where the bits are
+    /// named.
+    ///
+    /// - Throws: `RoundingKernelError` if the counts differ, or the format does not fit in binary32
+    ///   (p > 24 or an exponent range beyond binary32's).
     @inlinable
     public static func roundToFormat<F: FloatFormat>(_ src: UnsafeBufferPointer<Float>,
                                                      into dst: UnsafeMutableBufferPointer<Float>,
-                                                     format: F.Type, mode: RoundingMode? = nil) throws(RoundingKernelError) {
+                                                     format: F.Type,
+                                                     mode: DeterministicRounding = .nearestEven) throws(RoundingKernelError) {
         guard src.count == dst.count else {
             throw .countMismatch(operation: "roundToFormat(\(F.name))", source: src.count, destination: dst.count)
         }
         let c = try _FormatKernelConstants(F.self)
-        switch mode ?? F.rounding {
-        case .nearestEven: _formatLoop(src, dst, c, NearestEven.self, seed: 0, stream: 0, startIndex: 0)
-        case .towardZero: _formatLoop(src, dst, c, TowardZero.self, seed: 0, stream: 0, startIndex: 0)
-        case .up: _formatLoop(src, dst, c, Upward.self, seed: 0, stream: 0, startIndex: 0)
-        case .down: _formatLoop(src, dst, c, Downward.self, seed: 0, stream: 0, startIndex: 0)
-        case .odd: _formatLoop(src, dst, c, ToOdd.self, seed: 0, stream: 0, startIndex: 0)
-        case .stochastic:
-            throw .unsupportedFormat(format: F.name, reason: "stochastic rounding needs a seed: use roundToFormatStochastic")
+        switch mode {
+        case .nearestEven: _formatLoop(src, dst, c, NearestEven.self)
+        case .towardZero: _formatLoop(src, dst, c, TowardZero.self)
+        case .up: _formatLoop(src, dst, c, Upward.self)
+        case .down: _formatLoop(src, dst, c, Downward.self)
+        case .odd: _formatLoop(src, dst, c, ToOdd.self)
         }
     }
 
     /// Stochastic rounding into `F`: element `i` uses the bits of index `startIndex + i` of
     /// `(seed, stream)`; equal to `F.round(Double(x), mode: .stochastic, random: bits)`.
+    ///
+    /// - Throws: `RoundingKernelError` if the counts differ, or the format does not fit in binary32.
     @inlinable
     public static func roundToFormatStochastic<F: FloatFormat>(_ src: UnsafeBufferPointer<Float>,
                                                                into dst: UnsafeMutableBufferPointer<Float>,
@@ -109,13 +120,15 @@ extension RoundingKernels {
             throw .countMismatch(operation: "roundToFormatStochastic(\(F.name))", source: src.count, destination: dst.count)
         }
         let c = try _FormatKernelConstants(F.self)
-        _formatLoop(src, dst, c, Stochastic.self, seed: seed, stream: stream, startIndex: startIndex)
+        _formatLoopStochastic(src, dst, c, seed: seed, stream: stream, startIndex: startIndex)
     }
 
-    /// `[Float]` convenience for `roundToFormat`.
+    /// `[Float]` convenience for `roundToFormat(_:into:format:mode:)`.
+    ///
+    /// - Throws: `RoundingKernelError.unsupportedFormat` if `F` does not fit in binary32 (the only failure).
     @inlinable
     public static func roundToFormat<F: FloatFormat>(_ src: [Float], format: F.Type,
-                                                     mode: RoundingMode? = nil) throws(RoundingKernelError) -> [Float] {
+                                                     mode: DeterministicRounding = .nearestEven) throws(RoundingKernelError) -> [Float] {
         var out = [Float](repeating: 0, count: src.count)
         try src.withUnsafeBufferPointer { (s) throws(RoundingKernelError) in
             try out.withUnsafeMutableBufferPointer { (d) throws(RoundingKernelError) in
@@ -126,6 +139,8 @@ extension RoundingKernels {
     }
 
     /// `[Float]` convenience for `roundToFormatStochastic`.
+    ///
+    /// - Throws: `RoundingKernelError.unsupportedFormat` if `F` does not fit in binary32 (the only failure).
     @inlinable
     public static func roundToFormatStochastic<F: FloatFormat>(_ src: [Float], format: F.Type, seed: UInt64,
                                                                stream: UInt64, startIndex: UInt64 = 0) throws(RoundingKernelError) -> [Float] {
@@ -138,20 +153,35 @@ extension RoundingKernels {
         return out
     }
 
-    /// The loop, specialised per mode (`M.mode` is a constant after specialisation, so the mode switch in
-    /// `_roundFloatBits` folds away).
+    /// The deterministic loop, specialised per mode (`M.mode` is a constant after specialisation, so the
+    /// mode switch in `_roundFloatBits` folds away).
     @inlinable
     public static func _formatLoop<M: RoundingModeTag>(_ src: UnsafeBufferPointer<Float>,
                                                        _ dst: UnsafeMutableBufferPointer<Float>,
-                                                       _ c: _FormatKernelConstants, _: M.Type,
-                                                       seed: UInt64, stream: UInt64, startIndex: UInt64) {
+                                                       _ c: _FormatKernelConstants, _: M.Type) {
         guard let s = src.baseAddress, let d = dst.baseAddress else { return }
         let n = src.count
-        // formats with p ≤ 23 and qe ≥ −103 (fp8, binary16, most custom formats) round stochastically in
-        // the fast loop of RoundingKernels+Stochastic.swift; the others (bf16, tf32, p = 24) below. (The
-        // dispatch stays out of the loops' closures: with it inside, the deterministic loop stopped
-        // vectorising, 8× slower.)
-        if M.mode == .stochastic, let fast = _StochasticKernelConstants(c) {
+        s.withMemoryRebound(to: UInt32.self, capacity: n) { bits in
+            d.withMemoryRebound(to: UInt32.self, capacity: n) { out in
+                // a copy local to the innermost closure, so that the fields live in registers (read through
+                // the captured context, they could alias the stores to `out`: the loop did not vectorise,
+                // 6× slower)
+                let k = _FormatKernelConstants(copying: c)
+                for i in 0..<n { out[i] = _roundFloatBits(bits[i], k, M.self, random: 0) }
+            }
+        }
+    }
+
+    /// The stochastic loop. Formats with p ≤ 23 and qe ≥ −103 (fp8, binary16, most custom formats) take
+    /// the fast loop of RoundingKernels+Stochastic.swift; the others (bf16, tf32, p = 24) the general
+    /// element function here, on a block of random bits at a time. (The dispatch stays out of the loops'
+    /// closures: with it inside, a loop stopped vectorising, 8× slower.)
+    @inlinable
+    public static func _formatLoopStochastic(_ src: UnsafeBufferPointer<Float>, _ dst: UnsafeMutableBufferPointer<Float>,
+                                             _ c: _FormatKernelConstants, seed: UInt64, stream: UInt64, startIndex: UInt64) {
+        guard let s = src.baseAddress, let d = dst.baseAddress else { return }
+        let n = src.count
+        if let fast = _StochasticKernelConstants(c) {
             s.withMemoryRebound(to: UInt32.self, capacity: n) { bits in
                 d.withMemoryRebound(to: UInt32.self, capacity: n) { out in
                     _stochasticLoop(bits, out, n, fast, seed: seed, stream: stream, startIndex: startIndex)
@@ -159,24 +189,15 @@ extension RoundingKernels {
             }
             return
         }
-        let c = _FormatKernelConstants(copying: c)
         s.withMemoryRebound(to: UInt32.self, capacity: n) { bits in
             d.withMemoryRebound(to: UInt32.self, capacity: n) { out in
-                if M.mode == .stochastic {
-                    _forEachIndexBlock(count: n, startIndex: startIndex, seed: seed, stream: stream) { lo, hi, key, firstLow in
-                        // a copy local to the closure: the captured `c` is read through the closure context,
-                        // which the compiler cannot prove is not aliased by the stores to `out` (the loop
-                        // then reloads the fields every element and does not vectorise: 4.5× slower)
-                        let k = _FormatKernelConstants(copying: c)
-                        let keyHigh = UInt32(truncatingIfNeeded: key &>> 32)
-                        var z = firstLow &+ UInt32(truncatingIfNeeded: key)     // a 32-bit induction variable (no 64-bit lanes)
-                        for i in lo..<hi {
-                            out[i] = _roundFloatBits(bits[i], k, M.self, random: StochasticRounding.bits(keyed: z, keyHigh: keyHigh))
-                            z &+= 1
-                        }
-                    }
-                } else {
-                    for i in 0..<n { out[i] = _roundFloatBits(bits[i], c, M.self, random: 0) }
+                _forEachRandomBlock(count: n, seed: seed, stream: stream, startIndex: startIndex) { lo, hi, random in
+                    // a copy local to the closure: the captured `c` is read through the closure context,
+                    // which the compiler cannot prove is not aliased by the stores to `out` (the loop
+                    // then reloads the fields every element and does not vectorise: 4.5× slower)
+                    let k = _FormatKernelConstants(copying: c)
+                    let x = bits + lo, r = out + lo
+                    for j in 0..<(hi - lo) { r[j] = _roundFloatBits(x[j], k, Stochastic.self, random: random[j]) }
                 }
             }
         }

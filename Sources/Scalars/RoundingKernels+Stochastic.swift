@@ -46,50 +46,46 @@ public struct _StochasticKernelConstants {
 }
 
 extension RoundingKernels {
-    /// Elements per block of the fast stochastic loop, at most: blocks end where the hashed counter `z`
-    /// (index plus the key's low half) is a multiple of 256, as `StochasticRounding._bits(keyedFrom:…)`
-    /// needs. Each block is hashed into a buffer, scanned for inputs above `ordinaryLimit` (an OR
-    /// reduction), then rounded by the ordinary or the checked loop, both branch-free.
-    @inlinable
-    public static var _stochasticBlockSize: Int { 256 }
-
-    /// The fast stochastic loop: element `i` uses the bits of index `startIndex + i`.
-    ///
-    /// The random bits of a block are computed first, eight at a time, into a stack buffer
-    /// (`StochasticRounding._bits(keyedFrom:groups:keyHigh:into:)`, the same bits as the per-element hash
-    /// with about half the vector instructions); the rounding loop then reads them back. The hash starts at
-    /// the multiple of 8 at or below the block's first `z`, so up to 7 extra values are computed and not used.
+    /// The fast stochastic loop: element `i` uses the bits of index `startIndex + i`; results (binary32
+    /// patterns) are written to `out`.
     @inlinable
     public static func _stochasticLoop(_ bits: UnsafePointer<UInt32>, _ out: UnsafeMutablePointer<UInt32>, _ n: Int,
                                        _ c: _StochasticKernelConstants, seed: UInt64, stream: UInt64, startIndex: UInt64) {
-        let blockSize = _stochasticBlockSize
-        withUnsafeTemporaryAllocation(of: UInt32.self, capacity: blockSize) { buffer in
-            guard let random = buffer.baseAddress else { return }
-            _forEachIndexBlock(count: n, startIndex: startIndex, seed: seed, stream: stream) { lo, hi, key, firstLow in
-                let k = _StochasticKernelConstants(copying: c)
-                let keyHigh = UInt32(truncatingIfNeeded: key &>> 32)
-                // the index with the key's low half added, as `StochasticRounding.bits(keyed:keyHigh:)` takes it
-                var z = firstLow &+ UInt32(truncatingIfNeeded: key)
-                var start = lo
-                while start < hi {
-                    let untilMultiple = blockSize - Int(z % UInt32(blockSize))
-                    let end = hi - start > untilMultiple ? start + untilMultiple : hi
-                    let count = end - start, lead = Int(z % 8)
-                    StochasticRounding._bits(keyedFrom: z & ~7, groups: (lead + count + 7) / 8, keyHigh: keyHigh, into: random)
-                    let x = bits + start, r = out + start, w = random + lead     // w[j]: the bits of x[j]
-                    // the sign bit of `limit − |x|` is set iff |x| > limit (both below 2^31): an OR reduction
-                    // without compares, which vectorises (a compare-and-flag loop is compiled to a scalar scan)
-                    var special: UInt32 = 0
-                    for j in 0..<count { special |= k.ordinaryLimit &- (x[j] & 0x7FFF_FFFF) }
-                    if special & 0x8000_0000 == 0 {
-                        for j in 0..<count { r[j] = _stochasticElement(x[j], k, random: w[j], checked: false) }
-                    } else {
-                        for j in 0..<count { r[j] = _stochasticElement(x[j], k, random: w[j], checked: true) }
-                    }
-                    z &+= UInt32(truncatingIfNeeded: count)
-                    start = end
-                }
+        _forEachRandomBlock(count: n, seed: seed, stream: stream, startIndex: startIndex) { lo, hi, random in
+            _stochasticBlock(bits + lo, out + lo, hi - lo, _StochasticKernelConstants(copying: c), random)
+        }
+    }
+
+    /// The fast stochastic loop for outputs other than binary32: calls `sink(lo, count, results)` for
+    /// consecutive blocks, `results[j]` the binary32 pattern of element `lo + j` (a stack buffer, valid
+    /// during the call).
+    @inlinable
+    public static func _stochasticBlocks(_ bits: UnsafePointer<UInt32>, _ n: Int, _ c: _StochasticKernelConstants,
+                                         seed: UInt64, stream: UInt64, startIndex: UInt64,
+                                         _ sink: (Int, Int, UnsafePointer<UInt32>) -> Void) {
+        withUnsafeTemporaryAllocation(of: UInt32.self, capacity: _randomBlockSize) { buffer in
+            guard let results = buffer.baseAddress else { return }
+            _forEachRandomBlock(count: n, seed: seed, stream: stream, startIndex: startIndex) { lo, hi, random in
+                _stochasticBlock(bits + lo, results, hi - lo, _StochasticKernelConstants(copying: c), random)
+                sink(lo, hi - lo, UnsafePointer(results))
             }
+        }
+    }
+
+    /// One block of the fast loop: `r[j]` = element function of `x[j]` with random bits `w[j]`, for
+    /// `j < count`. The block is scanned for inputs above `ordinaryLimit` (an OR reduction), then rounded by
+    /// the ordinary or the checked loop, both branch-free.
+    @inlinable @inline(__always)
+    public static func _stochasticBlock(_ x: UnsafePointer<UInt32>, _ r: UnsafeMutablePointer<UInt32>, _ count: Int,
+                                        _ k: _StochasticKernelConstants, _ w: UnsafePointer<UInt32>) {
+        // the sign bit of `limit − |x|` is set iff |x| > limit (both below 2^31): an OR reduction
+        // without compares, which vectorises (a compare-and-flag loop is compiled to a scalar scan)
+        var special: UInt32 = 0
+        for j in 0..<count { special |= k.ordinaryLimit &- (x[j] & 0x7FFF_FFFF) }
+        if special & 0x8000_0000 == 0 {
+            for j in 0..<count { r[j] = _stochasticElement(x[j], k, random: w[j], checked: false) }
+        } else {
+            for j in 0..<count { r[j] = _stochasticElement(x[j], k, random: w[j], checked: true) }
         }
     }
 

@@ -50,3 +50,44 @@ public enum OverflowBehaviour: String, Sendable, Hashable, CaseIterable, Codable
     /// non-saturating).
     case nan
 }
+
+/// The rounding modes that need no random bits: every mode of `RoundingMode` but `.stochastic`.
+///
+/// Functions that take this type (the array kernels `RoundingKernels.roundTo…(_:into:…mode:)`,
+/// `FloatFormat.round(_:mode:)` with it, the fp8 encoders) cannot be asked for stochastic rounding: that
+/// needs a seed and a stream, and has its own `…Stochastic` variants that require them. So no call can
+/// fail at run time for want of random bits.
+public enum DeterministicRounding: String, Sendable, Hashable, CaseIterable, Codable, CustomStringConvertible {
+    case nearestEven
+    case towardZero
+    case up
+    case down
+    case odd
+
+    /// The same mode as a `RoundingMode`.
+    @inlinable
+    public var mode: RoundingMode {
+        switch self {
+        case .nearestEven: .nearestEven
+        case .towardZero: .towardZero
+        case .up: .up
+        case .down: .down
+        case .odd: .odd
+        }
+    }
+
+    /// `mode` as a deterministic mode; nil for `.stochastic`.
+    @inlinable
+    public init?(_ mode: RoundingMode) {
+        switch mode {
+        case .nearestEven: self = .nearestEven
+        case .towardZero: self = .towardZero
+        case .up: self = .up
+        case .down: self = .down
+        case .odd: self = .odd
+        case .stochastic: return nil
+        }
+    }
+
+    public var description: String { mode.shortName }
+}

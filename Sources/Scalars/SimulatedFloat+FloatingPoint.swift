@@ -56,8 +56,16 @@ extension SimulatedFloat: FloatingPoint {
     @inlinable public static var nan: SimulatedFloat { SimulatedFloat(_member: .nan) }
     /// MPFR-style formats have no signalling NaN: this is the quiet NaN.
     @inlinable public static var signalingNaN: SimulatedFloat { SimulatedFloat(_member: .nan) }
-    /// +∞; for a format without infinities this value is not a member (it is a comparison sentinel) and
-    /// no operation produces it.
+    /// Whether ±∞ are members of the format (`Format.hasInfinities`; false for fp8 E4M3).
+    @inlinable public static var hasInfinities: Bool { Format.hasInfinities }
+
+    /// +∞. For a format without infinities (`hasInfinities == false`, e.g. fp8 E4M3) this value is **not a
+    /// member**: it is a comparison sentinel, greater than every member (so `x < .infinity` holds for every
+    /// finite `x`, as generic code expects), and `nextUp` of the largest finite value. No arithmetic
+    /// operation or conversion produces it: a result beyond the range becomes NaN or ±max as
+    /// `Format.overflow` says, and an operation with the sentinel as an operand treats it as ∞ and
+    /// rounds the result the same way (∞ + 1 is NaN in E4M3, 448 in saturating E4M3). Its fp8 bit pattern
+    /// is the NaN pattern.
     @inlinable public static var infinity: SimulatedFloat { SimulatedFloat(_member: .infinity) }
     @inlinable public static var greatestFiniteMagnitude: SimulatedFloat {
         SimulatedFloat(_member: Format.greatestFiniteMagnitude)

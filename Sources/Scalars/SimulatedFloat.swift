@@ -13,6 +13,8 @@ import RealModule
 /// - Elementary functions (`exp`, `log`, …) are computed in binary64 and rounded once: faithful.
 /// - Stochastic rounding draws its bits from `StochasticRounding.current` (a counter-based generator
 ///   keyed by seed, stream and rounding index); see `StochasticRounding` for the determinism guarantee.
+///   Outside every `StochasticRounding.withContext` it draws from the documented process-wide default
+///   (seed 0, stream 0), counted and announced by a one-time warning on standard error.
 ///
 /// Declare a format with a small enum (see `FloatFormat`) and call `Format.validate()` once.
 @frozen

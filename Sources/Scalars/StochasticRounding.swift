@@ -1,4 +1,9 @@
 import Synchronization
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
 
 /// Random bits for stochastic rounding, from a counter-based generator: the bits for a rounding are a
 /// pure function of `(seed, stream, index)`.
@@ -6,22 +11,40 @@ import Synchronization
 /// ## Determinism guarantee
 /// A result computed with stochastic rounding depends only on the seed, the stream and the index of
 /// each rounding, never on thread count, scheduling or call order elsewhere:
-/// - array kernels (`RoundingKernels.*Stochastic`) use index `i` for element `i`, so any split of an
-///   array across threads gives the same bits as one pass;
+/// - array kernels (`RoundingKernels.*Stochastic`) use index `startIndex + i` for element `i`, so any
+///   split of an array across threads (each part with its own `startIndex`) gives the same bits as one
+///   pass, and the same bits as `bits(seed:stream:index:)`;
 /// - scalar `SimulatedFloat` arithmetic takes the index from the current `Context`, a counter that
 ///   each stochastic rounding increments. A study cell installs its own context with
 ///   `withContext(seed:stream:) { … }` and runs its (sequential) computation inside it; the sequence
-///   of roundings, hence the bits, is then fixed by the program. Code that runs outside any context
-///   uses a process-wide default context (seed 0, stream 0), deterministic only if used from one thread.
+///   of roundings, hence the bits, is then fixed by the program.
 ///   Do not share one context between concurrently running tasks: the counter is atomic (no data race)
 ///   but the order in which tasks take indices is not deterministic.
 ///
+/// ## Rounding outside a context
+/// Scalar stochastic rounding outside every `withContext` draws from `defaultContext` (seed 0,
+/// stream 0), a process-wide counter: deterministic only in a single-threaded program, and the same
+/// bits in every run, which is rarely what a study wants. The first such rounding in a process writes a
+/// one-time warning to standard error (`defaultContextWarningHandler`), and every one is counted
+/// (`defaultContextUseCount`), so that silently unseeded rounding is visible.
+///
 /// ## The generator
-/// `key = mix64(mix64(seed) ^ mix64(stream ⊕ c1) ^ (index >> 32)·c2)` (`mix64` = the SplitMix64
-/// finaliser), then with `lo` the low 32 bits of the index, `bits` = Wellons' "lowbias32" integer hash of
-/// `lo + key.lo` with `key.hi` XORed in between its two multiply rounds (`bits(key:low:)`). The per-element
-/// cost is two 32-bit multiplies, so the array kernels vectorise; the key is computed once per 2^32
-/// indices.
+/// SplitMix64 (Steele, Lea & Flood, "Fast splittable pseudorandom number generators", OOPSLA 2014) in
+/// counter form. The key of a `(seed, stream)` pair is
+/// `key = mix64(mix64(seed ⊕ c₁) ⊕ stream ⊕ c₂)` (`mix64` = SplitMix64's finaliser, a bijection of
+/// 64-bit words; for a fixed seed, distinct streams have distinct keys). Indices are taken in pairs:
+/// `W(c) = mix64(key + (c + 1)·γ)` (γ = 0x9E37_79B9_7F4A_7C15, the golden gamma) is SplitMix64's output
+/// number `c` from state `key`, and index `i` gets the low 32 bits of `W(i >> 1)` when `i` is even and
+/// the high 32 bits when it is odd. So the bits of consecutive indices are consecutive outputs of
+/// SplitMix64 (which passes BigCrush), cut into 32-bit halves. Two keys start two windows of one
+/// sequence of period 2^64 at pseudo-random places: windows of length L overlap with probability about
+/// 2L/2^64.
+///
+/// Until issue 18 the bits were a keyed two-round 32-bit hash (lowbias32) of the index plus a key. A
+/// run of consecutive counters entered that hash as an arithmetic progression, and two multiply rounds
+/// left it close to a lattice: round-up counts over 10^6 consecutive indices had 0.93× the binomial
+/// standard deviation, falling further for longer runs (StochasticBitQualityTests). Every stochastic
+/// rounding result changed with the new generator.
 public enum StochasticRounding {
     /// SplitMix64's output function (Steele, Lea & Flood 2014): a bijective 64-bit mixer.
     @inlinable @inline(__always)
@@ -32,118 +55,121 @@ public enum StochasticRounding {
         return z ^ (z &>> 31)
     }
 
-    /// Wellons' lowbias32: a bijective 32-bit hash with low bias.
-    @inlinable @inline(__always)
-    public static func hash32(_ x: UInt32) -> UInt32 {
-        var z = x
-        z ^= z &>> 16
-        z &*= 0x7FEB_352D
-        z ^= z &>> 15
-        z &*= 0x846C_A68B
-        z ^= z &>> 16
-        return z
-    }
-
-    /// The per-block key for indices `block·2^32 ..< (block+1)·2^32`.
+    /// SplitMix64's increment, the golden gamma ⌊2^64/φ⌋ made odd.
     @inlinable
-    public static func key(seed: UInt64, stream: UInt64, block: UInt64) -> UInt64 {
-        mix64(mix64(seed) ^ mix64(stream ^ 0x6A09_E667_F3BC_C909) ^ (block &* 0x9E37_79B9_7F4A_7C15))
-    }
+    public static var gamma: UInt64 { 0x9E37_79B9_7F4A_7C15 }
 
-    /// The 32 random bits for one rounding, given its block key and the low 32 bits of its index:
-    /// a keyed lowbias32, with the key's low half added to the index before the first round and its high
-    /// half XORed in between the two multiply rounds. For a fixed key it is a bijection of the index (full
-    /// period 2^32); two keys are not related by an index shift plus a constant (as they would be with the
-    /// key applied only outside the hash), so different streams give unrelated bit sequences.
-    @inlinable @inline(__always)
-    public static func bits(key: UInt64, low index: UInt32) -> UInt32 {
-        bits(keyed: index &+ UInt32(truncatingIfNeeded: key), keyHigh: UInt32(truncatingIfNeeded: key &>> 32))
-    }
-
-    /// `bits(key:low:)` with the key's low half already added to the index (`keyed = low + key.lo`) and
-    /// its high half passed separately: array kernels step `keyed` by one per element, which saves an
-    /// addition and a register per vector.
-    @inlinable @inline(__always)
-    public static func bits(keyed z0: UInt32, keyHigh: UInt32) -> UInt32 {
-        var z = z0
-        z ^= z &>> 16
-        z &*= 0x7FEB_352D
-        z ^= keyHigh
-        z ^= z &>> 15
-        z &*= 0x846C_A68B
-        z ^= z &>> 16
-        return z
-    }
-
-    /// `bits(keyed: z, keyHigh:)` for the `8·groups` consecutive values `z = zBase, zBase + 1, …`, stored in
-    /// that order at `buffer[0 ..< 8·groups]`. Requires `zBase` ≡ 0 (mod 8) and all the `z` in one aligned run
-    /// of 2^16 (same `z >> 16`); array kernels call it on blocks that end where `z` is a multiple of 256.
-    ///
-    /// Same bits as the scalar hash, computed with fewer vector instructions on the baseline x86-64 target,
-    /// where a 32-bit lane multiply (no SSE4.1 `pmulld`) costs six instructions:
-    /// - First round. With `s = z >> 16` (one value for the whole range) and `z = g + j` (`g` ≡ 0 mod 8,
-    ///   `j < 8`), the hash's first step gives `u = z ^ s = (g ^ s) ^ j = ((g ^ s) & ~7) + ((s & 7) ^ j)`, so
-    ///   `u·c1 = ((g ^ s) & ~7)·c1 + ((s & 7) ^ j)·c1` (mod 2^32): one scalar multiply per 8 values, broadcast,
-    ///   plus a per-lane constant computed once per call.
-    /// - Second round. A 32×32-bit multiply instruction (`pmuludq`) takes lanes 0 and 2 of each operand;
-    ///   the odd lanes are shifted down into them. The low halves of the four products of two vectors are
-    ///   then gathered by one shuffle (`shufps`) where the lane-by-lane form needs three per vector. That
-    ///   shuffle returns lanes in the order (0, 2 of the first vector, 0, 2 of the second), so the first
-    ///   round puts `j` = 0, 4, 1, 5 in one vector and 2, 6, 3, 7 in the other: the outputs come out in
-    ///   order `j` = 0…3 and 4…7.
+    /// The key of `(seed, stream)`: the SplitMix64 state that index 0 starts from.
     @inlinable
-    public static func _bits(keyedFrom zBase: UInt32, groups: Int, keyHigh: UInt32,
-                             into buffer: UnsafeMutablePointer<UInt32>) {
-        #if _endian(big)
-        // the 64-bit views below take lanes 0 and 2 as the low halves only on little-endian targets
-        for j in 0..<(8 * groups) { buffer[j] = bits(keyed: zBase &+ UInt32(truncatingIfNeeded: j), keyHigh: keyHigh) }
-        #else
-        let s = zBase &>> 16
-        let sLow = SIMD4<UInt32>(repeating: s & 7), sHigh = s & ~7
-        let c1 = SIMD4<UInt32>(repeating: 0x7FEB_352D)
-        let laneA = (SIMD4<UInt32>(0, 4, 1, 5) ^ sLow) &* c1      // ((s & 7) ^ j)·c1 for the two vectors
-        let laneB = (SIMD4<UInt32>(2, 6, 3, 7) ^ sLow) &* c1
-        let kh = SIMD4<UInt32>(repeating: keyHigh)
-        let low32 = SIMD2<UInt64>(repeating: 0xFFFF_FFFF), c2 = SIMD2<UInt64>(repeating: 0x846C_A68B)
-        let out = UnsafeMutableRawPointer(buffer)
-        var g = zBase
-        for k in 0..<groups {
-            let m = SIMD4<UInt32>(repeating: (g ^ sHigh) &* 0x7FEB_352D)
-            var a = (m &+ laneA) ^ kh, b = (m &+ laneB) ^ kh
-            a ^= a &>> 15
-            b ^= b &>> 15
-            // 64-bit views: the even lanes are the low halves (masked, so the multiplies are 32×32 → 64)
-            let a64 = unsafeBitCast(a, to: SIMD2<UInt64>.self), b64 = unsafeBitCast(b, to: SIMD2<UInt64>.self)
-            let aEven = (a64 & low32) &* c2, aOdd = (a64 &>> 32) &* c2     // j = 0, 1 and j = 4, 5
-            let bEven = (b64 & low32) &* c2, bOdd = (b64 &>> 32) &* c2     // j = 2, 3 and j = 6, 7
-            var w0 = SIMD4<UInt32>(lowHalf: SIMD2<UInt32>(truncatingIfNeeded: aEven),
-                                   highHalf: SIMD2<UInt32>(truncatingIfNeeded: bEven))
-            var w1 = SIMD4<UInt32>(lowHalf: SIMD2<UInt32>(truncatingIfNeeded: aOdd),
-                                   highHalf: SIMD2<UInt32>(truncatingIfNeeded: bOdd))
-            w0 ^= w0 &>> 16
-            w1 ^= w1 &>> 16
-            out.storeBytes(of: w0, toByteOffset: 32 * k, as: SIMD4<UInt32>.self)
-            out.storeBytes(of: w1, toByteOffset: 32 * k + 16, as: SIMD4<UInt32>.self)
-            g &+= 8
-        }
-        #endif
+    public static func key(seed: UInt64, stream: UInt64) -> UInt64 {
+        mix64(mix64(seed ^ 0x6A09_E667_F3BC_C909) ^ stream ^ 0xBB67_AE85_84CA_A73B)
+    }
+
+    /// The 64 random bits of the index pair `2c, 2c + 1` (SplitMix64's output number `c` from `key`).
+    @inlinable @inline(__always)
+    public static func pairBits(key: UInt64, pair c: UInt64) -> UInt64 {
+        mix64(key &+ (c &+ 1) &* gamma)
+    }
+
+    /// The 32 random bits of rounding number `index`, given the key.
+    @inlinable @inline(__always)
+    public static func bits(key: UInt64, index: UInt64) -> UInt32 {
+        UInt32(truncatingIfNeeded: pairBits(key: key, pair: index &>> 1) &>> ((index & 1) &<< 5))
     }
 
     /// The 32 random bits for rounding number `index` of `(seed, stream)`.
     @inlinable
     public static func bits(seed: UInt64, stream: UInt64, index: UInt64) -> UInt32 {
-        bits(key: key(seed: seed, stream: stream, block: index &>> 32), low: UInt32(truncatingIfNeeded: index))
+        bits(key: key(seed: seed, stream: stream), index: index)
+    }
+
+    /// `bits(key:index:)` for the `count` indices `startIndex, startIndex + 1, …`, stored in that order at
+    /// `out[0 ..< count]`: one SplitMix64 output per pair, stored as two 32-bit words (low half first).
+    ///
+    /// A run that passes index 2^64 − 1 continues at index 0, whose pair is 0 (not the next pair counter):
+    /// it is filled in two parts.
+    @inlinable @inline(__always)
+    public static func _fill(_ out: UnsafeMutablePointer<UInt32>, count n: Int, key: UInt64, startIndex: UInt64) {
+        let beforeWrap = 0 &- startIndex              // indices left before the wrap (0: 2^64, no wrap)
+        if beforeWrap != 0 && UInt64(n) > beforeWrap {
+            _fillWithinRange(out, count: Int(beforeWrap), key: key, startIndex: startIndex)
+            _fillWithinRange(out + Int(beforeWrap), count: n - Int(beforeWrap), key: key, startIndex: 0)
+        } else {
+            _fillWithinRange(out, count: n, key: key, startIndex: startIndex)
+        }
+    }
+
+    /// `_fill` for a run that does not pass index 2^64 − 1.
+    @inlinable @inline(__always)
+    public static func _fillWithinRange(_ out: UnsafeMutablePointer<UInt32>, count n: Int, key: UInt64, startIndex: UInt64) {
+        guard n > 0 else { return }
+        var j = 0
+        var c = startIndex &>> 1
+        if startIndex & 1 == 1 {
+            out[0] = UInt32(truncatingIfNeeded: pairBits(key: key, pair: c) &>> 32)
+            j = 1
+            c &+= 1
+        }
+        let raw = UnsafeMutableRawPointer(out)
+        var state = key &+ (c &+ 1) &* gamma
+        let g = gamma
+        // four independent SplitMix64 chains per step, in scalar registers: on the baseline x86-64 target
+        // (SSE2, no 64-bit lane multiply) this ran 1.3× faster than the loop below, which the compiler
+        // vectorises with three `pmuludq` per 64-bit product
+        while j + 7 < n {
+            let w0 = mix64(state), w1 = mix64(state &+ g), w2 = mix64(state &+ 2 &* g), w3 = mix64(state &+ 3 &* g)
+            raw.storeBytes(of: w0.littleEndian, toByteOffset: 4 &* j, as: UInt64.self)
+            raw.storeBytes(of: w1.littleEndian, toByteOffset: 4 &* j &+ 8, as: UInt64.self)
+            raw.storeBytes(of: w2.littleEndian, toByteOffset: 4 &* j &+ 16, as: UInt64.self)
+            raw.storeBytes(of: w3.littleEndian, toByteOffset: 4 &* j &+ 24, as: UInt64.self)
+            state &+= 4 &* g
+            j &+= 8
+        }
+        while j + 1 < n {
+            raw.storeBytes(of: mix64(state).littleEndian, toByteOffset: 4 &* j, as: UInt64.self)
+            state &+= g
+            j &+= 2
+        }
+        if j < n { out[j] = UInt32(truncatingIfNeeded: mix64(state)) }
+    }
+
+    /// Fills `buffer` with the bits of indices `startIndex ..< startIndex + buffer.count` of `(seed, stream)`,
+    /// the same bits as `bits(seed:stream:index:)` index by index, and the bits the array kernels use.
+    @inlinable
+    public static func fill(_ buffer: UnsafeMutableBufferPointer<UInt32>, seed: UInt64, stream: UInt64,
+                            startIndex: UInt64 = 0) {
+        guard let base = buffer.baseAddress else { return }
+        _fill(base, count: buffer.count, key: key(seed: seed, stream: stream), startIndex: startIndex)
+    }
+
+    /// `[UInt32]` convenience for `fill(_:seed:stream:startIndex:)`.
+    @inlinable
+    public static func bits(count: Int, seed: UInt64, stream: UInt64, startIndex: UInt64 = 0) -> [UInt32] {
+        [UInt32](unsafeUninitializedCapacity: count) { buffer, initialized in
+            fill(buffer, seed: seed, stream: stream, startIndex: startIndex)
+            initialized = count
+        }
     }
 
     /// A scalar stochastic-rounding context: a `(seed, stream)` pair and the index of the next rounding.
     public final class Context: Sendable {
         public let seed: UInt64
         public let stream: UInt64
+        /// `StochasticRounding.key(seed:stream:)`, computed once.
+        public let key: UInt64
+        /// Whether this is the process-wide `defaultContext` (roundings from it are counted and warned about).
+        public let isProcessDefault: Bool
         @usableFromInline let counter: Atomic<UInt64>
 
-        public init(seed: UInt64, stream: UInt64, startIndex: UInt64 = 0) {
+        public convenience init(seed: UInt64, stream: UInt64, startIndex: UInt64 = 0) {
+            self.init(seed: seed, stream: stream, startIndex: startIndex, isProcessDefault: false)
+        }
+
+        init(seed: UInt64, stream: UInt64, startIndex: UInt64, isProcessDefault: Bool) {
             self.seed = seed
             self.stream = stream
+            self.key = StochasticRounding.key(seed: seed, stream: stream)
+            self.isProcessDefault = isProcessDefault
             self.counter = Atomic(startIndex)
         }
 
@@ -153,13 +179,16 @@ public enum StochasticRounding {
         /// Takes the next index and returns its random bits.
         @inlinable
         public func nextBits() -> UInt32 {
+            if isProcessDefault { StochasticRounding._noteDefaultContextUse() }
             let index = counter.add(1, ordering: .relaxed).oldValue
-            return StochasticRounding.bits(seed: seed, stream: stream, index: index)
+            return StochasticRounding.bits(key: key, index: index)
         }
     }
 
-    /// The context used by code that runs outside `withContext` (seed 0, stream 0).
-    public static let defaultContext = Context(seed: 0, stream: 0)
+    /// The context used by scalar stochastic rounding outside every `withContext` (seed 0, stream 0): a
+    /// documented default, deterministic only in single-threaded code. Using it warns once (see the type's
+    /// documentation).
+    public static let defaultContext = Context(seed: 0, stream: 0, startIndex: 0, isProcessDefault: true)
 
     /// The context of the current task (or thread, for synchronous code).
     @TaskLocal public static var current: Context = defaultContext
@@ -179,4 +208,44 @@ public enum StochasticRounding {
 
     /// Random bits for the next scalar stochastic rounding of the current context.
     public static func nextBits() -> UInt32 { current.nextBits() }
+
+    // MARK: default-context use
+
+    /// How many roundings have drawn from `defaultContext` in this process.
+    public static var defaultContextUseCount: Int { _defaultUses.load(ordering: .relaxed) }
+
+    /// The text of the one-time warning.
+    public static let defaultContextWarning = """
+        Mantissa warning: stochastic rounding outside StochasticRounding.withContext(seed:stream:) uses the \
+        process-wide default context (seed 0, stream 0): the same bits in every run, and not deterministic \
+        across threads. Wrap the computation in withContext to choose a seed and stream. (Shown once per process.)
+        """
+
+    /// What the first default-context rounding of a process calls with `defaultContextWarning`; by
+    /// default it writes the text and a newline to standard error. Replaceable, e.g. by a test.
+    public static var defaultContextWarningHandler: @Sendable (String) -> Void {
+        get { _warningHandler.withLock { $0 } }
+        set { _warningHandler.withLock { $0 = newValue } }
+    }
+
+    /// Re-arms the one-time warning (for tests of the warning path).
+    public static func _rearmDefaultContextWarning() { _warned.store(false, ordering: .sequentiallyConsistent) }
+
+    @usableFromInline static let _defaultUses = Atomic<Int>(0)
+    static let _warned = Atomic<Bool>(false)
+    static let _warningHandler = Mutex<@Sendable (String) -> Void>({ text in
+        // file descriptor 2 directly: the C `stderr` global is not concurrency-safe to reference in Swift 6
+        let line = Array((text + "\n").utf8)
+        _ = line.withUnsafeBytes { write(2, $0.baseAddress, $0.count) }
+    })
+
+    /// Counts a default-context rounding and, the first time in the process, calls the warning handler.
+    @usableFromInline
+    static func _noteDefaultContextUse() {
+        _defaultUses.add(1, ordering: .relaxed)
+        if !_warned.load(ordering: .relaxed),
+           _warned.compareExchange(expected: false, desired: true, ordering: .sequentiallyConsistent).exchanged {
+            defaultContextWarningHandler(defaultContextWarning)
+        }
+    }
 }

@@ -29,12 +29,12 @@ import TestSupport
         let bad = sweep { first, xs in
             let oracle = MPFRFormatOracle(spec)
             var mismatches = 0
-            for mode: RoundingMode in [.nearestEven, .towardZero, .up, .down, .odd] {
+            for mode in DeterministicRounding.allCases {
                 let out = try! RoundingKernels.roundToFormat(xs, format: F.self, mode: mode)
                 for (i, (x, r)) in zip(xs, out).enumerated() {
-                    let want = F.round(Double(x), mode: mode)
+                    let want = F.round(Double(x), mode: mode.mode)
                     if !sameResult(Double(r), want) { mismatches += 1 }
-                    if (first + UInt64(i)) % 4099 == 0 && !sameResult(want, oracle.round(Double(x), mode: mode)) {
+                    if (first + UInt64(i)) % 4099 == 0 && !sameResult(want, oracle.round(Double(x), mode: mode.mode)) {
                         mismatches += 1
                     }
                 }
@@ -91,4 +91,31 @@ import TestSupport
     @Test func tf32AllFloat32Inputs() { formatSweep(TF32Format.self) }
     @Test func customAllFloat32Inputs() { formatSweep(CustomP6Format.self) }
     @Test func customWithoutSubnormalsAllFloat32Inputs() { formatSweep(CustomNoSubnormalsFormat.self) }
+}
+
+/// Long tier for the binary16 and bfloat16 bit kernels in every deterministic mode: all 2^32 binary32
+/// inputs against `FloatFormat.round` (binary64 arithmetic), every 4099th also against MPFR.
+@Suite(.enabled(if: longTestsEnabled)) struct LongTierDirectedBits {
+    @Test func float16AndBFloat16BitsInEveryModeAllFloat32Inputs() {
+        let bad = LongTier().sweep { first, xs in
+            let half = MPFRFormatOracle(.binary16), bf = MPFRFormatOracle(.bfloat16)
+            var mismatches = 0
+            for mode in DeterministicRounding.allCases {
+                let h = RoundingKernels.roundToFloat16Bits(xs, mode: mode)
+                let b = RoundingKernels.roundToBFloat16Bits(xs, mode: mode)
+                for (i, x) in xs.enumerated() where !x.isNaN {
+                    let wantH = Float16Format.round(Double(x), mode: mode.mode)
+                    let wantB = BFloat16Format.round(Double(x), mode: mode.mode)
+                    if !sameResult(Double(Float16(bitPattern: h[i])), wantH) { mismatches += 1 }
+                    if !sameResult(Double(Float(BFloat16(bitPattern: b[i]))), wantB) { mismatches += 1 }
+                    if (first + UInt64(i)) % 4099 == 0 {
+                        if !sameResult(wantH, half.round(Double(x), mode: mode.mode)) { mismatches += 1 }
+                        if !sameResult(wantB, bf.round(Double(x), mode: mode.mode)) { mismatches += 1 }
+                    }
+                }
+            }
+            return mismatches
+        }
+        #expect(bad == 0)
+    }
 }

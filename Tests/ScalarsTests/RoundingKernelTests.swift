@@ -5,7 +5,6 @@ import TestSupport
 
 /// The array kernels against MPFR (edge-dense inputs, default tier) and against the scalar types.
 @Suite struct RoundingKernelTests {
-    static let deterministicModes: [RoundingMode] = [.nearestEven, .towardZero, .up, .down, .odd]
 
     /// Edge inputs of a spec plus random bit patterns.
     static func inputs(_ spec: FormatSpec, random: Int = 1 << 16) -> [Float] {
@@ -64,15 +63,15 @@ import TestSupport
         let oracle = MPFRFormatOracle(spec)
         let xs = Self.inputs(spec, random: 1 << 13)
         var mismatches = 0
-        for mode in Self.deterministicModes {
+        for mode in DeterministicRounding.allCases {
             let out = try RoundingKernels.roundToFormat(xs, format: F.self, mode: mode)
-            for (x, r) in zip(xs, out) where !sameResult(Double(r), oracle.round(Double(x), mode: mode)) {
+            for (x, r) in zip(xs, out) where !sameResult(Double(r), oracle.round(Double(x), mode: mode.mode)) {
                 mismatches += 1
-                if mismatches < 6 { Issue.record("\(F.name) \(mode) \(x): kernel \(r), MPFR \(oracle.round(Double(x), mode: mode))") }
+                if mismatches < 6 { Issue.record("\(F.name) \(mode) \(x): kernel \(r), MPFR \(oracle.round(Double(x), mode: mode.mode))") }
             }
         }
         let (seed, stream): (UInt64, UInt64) = (77, 5)
-        let start: UInt64 = 0xFFFF_FF00            // crosses a 2^32 index block
+        let start: UInt64 = 0xFFFF_FF00            // crosses index 2^32
         let sr = try RoundingKernels.roundToFormatStochastic(xs, format: F.self, seed: seed, stream: stream, startIndex: start)
         for (i, (x, r)) in zip(xs, sr).enumerated() {
             let w = StochasticRounding.bits(seed: seed, stream: stream, index: start + UInt64(i))
@@ -109,7 +108,7 @@ import TestSupport
         #expect(mismatches == 0)
     }
 
-    @Test func kernelsRejectMismatchedBuffersAndUnsupportedFormats() {
+    @Test func kernelsRejectMismatchedBuffersAndUnsupportedFormats() throws {
         let src: [Float] = [1, 2, 3]
         var dst = [UInt16](repeating: 0, count: 2)
         _ = src.withUnsafeBufferPointer { s in
@@ -125,9 +124,12 @@ import TestSupport
             static var maximumExponent: Int { 200 }
         }
         #expect(throws: RoundingKernelError.self) { _ = try RoundingKernels.roundToFormat(src, format: Wide.self) }
-        #expect(throws: RoundingKernelError.self) {
-            _ = try RoundingKernels.roundToFormat(src, format: FP8E4M3Format.self, mode: .stochastic)
-        }
+        // stochastic rounding cannot be asked of the deterministic kernels: `DeterministicRounding` has no
+        // such case, and a format's own stochastic mode is not read (the kernel rounds to nearest here)
+        #expect(DeterministicRounding(.stochastic) == nil)
+        #expect(DeterministicRounding.allCases.map(\.mode) == RoundingMode.allCases.filter { $0 != .stochastic })
+        let viaStochasticFormat = try RoundingKernels.roundToFormat(src, format: Rounded<FP8E4M3Format, Stochastic>.self)
+        #expect(viaStochasticFormat == (try RoundingKernels.roundToFormat(src, format: FP8E4M3Format.self, mode: .nearestEven)))
     }
 
     /// Same seed → same bits whatever the split: four threads each rounding a quarter (with its start

@@ -57,7 +57,7 @@ import TestSupport
         for (i, v) in [(3, Float.nan), (700, .infinity), (701, -.infinity), (1500, big), (1501, -big), (2999, -.nan)] {
             planted[i] = v
         }
-        for start: UInt64 in [0, 0xFFFF_FC00] {     // the second run crosses a 2^32 index block
+        for start: UInt64 in [0, 0xFFFF_FC00] {     // the second run crosses index 2^32
             #expect(try mismatches(F.self, ordinary, start: start) == 0)
             #expect(try mismatches(F.self, planted, start: start) == 0)
         }
@@ -84,9 +84,9 @@ import TestSupport
             let subnormals = (0..<4_000).map { _ in Float(bitPattern: UInt32(truncatingIfNeeded: rng.next()) & 0x807F_FFFF) }
             let xs = subnormals + Self.inRange(FormatSpec(F.self), 4_000, seed: 43)
             var bad = 0
-            for mode: RoundingMode in [.nearestEven, .towardZero, .up, .down, .odd] {
+            for mode in DeterministicRounding.allCases {
                 let out = try RoundingKernels.roundToFormat(xs, format: F.self, mode: mode)
-                bad += zip(xs, out).filter { !sameResult(Double($1), oracle.round(Double($0), mode: mode)) }.count
+                bad += zip(xs, out).filter { !sameResult(Double($1), oracle.round(Double($0), mode: mode.mode)) }.count
             }
             let sr = try RoundingKernels.roundToFormatStochastic(xs, format: F.self, seed: 5, stream: 6)
             for (i, (x, r)) in zip(xs, sr).enumerated() {
@@ -102,37 +102,47 @@ import TestSupport
         #expect(try RoundingKernels.roundToFormatStochastic(xs, format: Binary32TwinFormat.self, seed: 1, stream: 1) == xs)
     }
 
-    /// The batched hash of the fast loop gives, value for value, the scalar `bits(keyed:keyHigh:)`: ranges
-    /// at the start and end of a 2^16 run of `z` (up to a whole run), at the 2^32 wrap, and at random places.
-    @Test func batchedBitsEqualTheScalarHash() {
+    /// The block fill of the kernels (`StochasticRounding.fill`, one SplitMix64 output per index pair) gives,
+    /// index for index, the scalar `bits(seed:stream:index:)`: runs of every length up to 17 starting at even
+    /// and odd indices, at index 0, at the top of the index range (runs that wrap to index 0), and at random
+    /// places; and the pair words are SplitMix64's outputs, computed here from the published algorithm
+    /// (state += γ, then the finaliser) independently of the library's pair function.
+    @Test func blockFillEqualsTheScalarBitsAndSplitMix64() {
         var rng = SplitMix64(seed: 61)
-        var cases: [(zBase: UInt32, groups: Int)] = [(0, 1), (0, 32), (0xFFF8, 1), (0xFF00, 32), (0x0001_0000, 8192),
-                                                     (0xFFFF_FFF8, 1), (0xFFFF_FF00, 32), (0xABCD_0000, 8192)]
-        for _ in 0..<200 {
-            let zBase = UInt32(truncatingIfNeeded: rng.next()) & ~7
-            let room = Int((0x1_0000 - (zBase & 0xFFFF)) / 8)               // groups left in the 2^16 run
-            cases.append((zBase, 1 + Int(rng.next() % UInt64(min(room, 40)))))
-        }
-        var buffer = [UInt32](repeating: 0, count: 0x1_0000)
+        var starts: [UInt64] = [0, 1, 2, 3, UInt64.max - 20, UInt64.max - 19, UInt64.max - 6, UInt64.max - 5, 1 << 32, (1 << 32) - 7]
+        for _ in 0..<100 { starts.append(rng.next()) }
         var bad = 0
-        for (zBase, groups) in cases {
-            let keyHigh = UInt32(truncatingIfNeeded: rng.next())
-            buffer.withUnsafeMutableBufferPointer { b in
-                StochasticRounding._bits(keyedFrom: zBase, groups: groups, keyHigh: keyHigh, into: b.baseAddress!)
-            }
-            for j in 0..<(8 * groups)
-            where buffer[j] != StochasticRounding.bits(keyed: zBase &+ UInt32(j), keyHigh: keyHigh) {
-                bad += 1
-                if bad < 4 { Issue.record("zBase \(zBase) j \(j) keyHigh \(keyHigh)") }
+        for start in starts {
+            let seed = rng.next(), stream = rng.next() % 4
+            for n in 0...17 {
+                let fill = StochasticRounding.bits(count: n, seed: seed, stream: stream, startIndex: start)
+                for j in 0..<n where fill[j] != StochasticRounding.bits(seed: seed, stream: stream, index: start &+ UInt64(j)) {
+                    bad += 1
+                    if bad < 4 { Issue.record("start \(start) n \(n) j \(j)") }
+                }
             }
         }
         #expect(bad == 0)
+        // SplitMix64 (Steele, Lea & Flood 2014): state starts at the key, each output adds γ first, then mixes
+        func splitMix(_ state: inout UInt64) -> UInt64 {
+            state &+= 0x9E37_79B9_7F4A_7C15
+            var z = state
+            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+            return z ^ (z >> 31)
+        }
+        var state = StochasticRounding.key(seed: 3, stream: 4)
+        let words = StochasticRounding.bits(count: 64, seed: 3, stream: 4)
+        for c in 0..<32 {
+            let w = splitMix(&state)
+            #expect(words[2 * c] == UInt32(truncatingIfNeeded: w) && words[2 * c + 1] == UInt32(truncatingIfNeeded: w >> 32))
+        }
     }
 
     /// The fast loop against the general loop's element function (`_roundFloatBits`, which the MPFR tests
-    /// cover), bit for bit, over edge-dense inputs: arrays of every length around the block and group sizes,
-    /// placed so that the hashed counter `z` starts at every residue mod 8 and crosses multiples of 256,
-    /// 2^16 and 2^32, and so that the index crosses a 2^32 block (a new key); with and without specials.
+    /// cover), bit for bit, over edge-dense inputs: arrays of every length around the block size, starting at
+    /// even and odd indices (the first element taking the high half of a pair word), just below multiples of
+    /// 256, 2^32 and 2^64 (the index wraps); with and without specials.
     @Test func fastLoopIsBitIdenticalToTheGeneralElementFunction() throws {
         func check<F: FloatFormat>(_: F.Type) throws -> Int {
             let c = try _FormatKernelConstants(F.self)
@@ -142,12 +152,8 @@ import TestSupport
             var rng = SplitMix64(seed: 67)
             var bad = 0
             for (seed, stream): (UInt64, UInt64) in [(42, 7), (0, 0), (UInt64.max, 3)] {
-                let keyLow = UInt32(truncatingIfNeeded: StochasticRounding.key(seed: seed, stream: stream, block: 0))
-                // first z of each run: every residue mod 8, just below 256, 2^16 and 2^32, and random
-                var firstZ: [UInt32] = (0..<8 as Range<UInt32>).map { 0x5000 + $0 } + [0xF3, 0xFFF5, 0xFFFF_FFF3, 0xFFFF_FFFF]
-                firstZ += (0..<4).map { _ in UInt32(truncatingIfNeeded: rng.next()) }
-                var starts = firstZ.map { UInt64($0 &- keyLow) }              // index with that z, in block 0
-                starts += [0xFFFF_FF00, 0xFFFF_FFFD]                          // crosses into index block 1
+                var starts: [UInt64] = [0, 1, 0x5000, 0x5003, 0xF3, 0xFFFF_FF00, 0xFFFF_FFFD, UInt64.max - 300, UInt64.max - 2]
+                starts += (0..<4).map { _ in rng.next() }
                 for start in starts {
                     for (inputs, lengths) in [(ordinary, [0, 1, 7, 8, 9, 255, 256, 257, 700]), (edges, [300, edges.count])] {
                         for n in lengths where n <= inputs.count {

@@ -1,5 +1,6 @@
 import Testing
 import Dispatch
+import Synchronization
 import Scalars
 import TestSupport
 
@@ -114,5 +115,37 @@ import TestSupport
         let sigma = (Double(n) * 0.25).squareRoot()
         for c in counts { #expect(abs(Double(c) - Double(n) / 2) <= 5 * sigma) }
         #expect(repeats < 3)
+    }
+
+    /// Scalar stochastic rounding outside every context draws from the documented default context, counts
+    /// each such rounding and calls the warning handler once per process (re-armed here); inside a context
+    /// nothing is counted against the default.
+    @Test func roundingOutsideAContextIsCountedAndWarnsOnce() {
+        let captured = Mutex<[String]>([])
+        let previous = StochasticRounding.defaultContextWarningHandler
+        StochasticRounding.defaultContextWarningHandler = { text in captured.withLock { $0.append(text) } }
+        defer { StochasticRounding.defaultContextWarningHandler = previous }
+        StochasticRounding._rearmDefaultContextWarning()
+        let before = StochasticRounding.defaultContextUseCount
+        #expect(StochasticRounding.current.isProcessDefault)
+        let third = SR8(1.0) / SR8(3.0)             // three roundings: two conversions and the quotient
+        _ = third + SR8(0.5)                        // two more
+        #expect(StochasticRounding.defaultContextUseCount - before >= 5)
+        // (another test may have drawn from the default between installing the handler and re-arming, so
+        // the handler may have run once more; after the re-armed warning fired, nothing else can)
+        let messages = captured.withLock { $0 }
+        #expect(messages.count >= 1 && messages.count <= 2)
+        #expect(messages.allSatisfy { $0 == StochasticRounding.defaultContextWarning })
+        #expect(StochasticRounding.defaultContextWarning.contains("withContext"))
+        _ = SR8(1.0) / SR8(7.0)                     // once per process: no further warning
+        #expect(captured.withLock { $0.count } == messages.count)
+        StochasticRounding.withContext(seed: 1, stream: 2) {
+            #expect(!StochasticRounding.current.isProcessDefault)
+            #expect(StochasticRounding.current.key == StochasticRounding.key(seed: 1, stream: 2))
+        }
+        // deterministic formats never draw bits
+        let count = StochasticRounding.defaultContextUseCount
+        _ = FP8E4M3(1.0) / FP8E4M3(3.0)
+        #expect(StochasticRounding.defaultContextUseCount >= count)
     }
 }
