@@ -54,6 +54,10 @@ struct CommonOptions: ParsableArguments {
     }
 }
 
+/// Each study's verdict line reaches a log as soon as it is printed: stdout to a file or pipe (Slurm,
+/// nohup) is block-buffered by default, which held every line back until the run ended.
+func lineBufferedOutput() { setvbuf(stdout, nil, _IOLBF, 0) }
+
 func warnIfDebug() {
     #if DEBUG
     FileHandle.standardError.write(Data("warning: this is a debug build; generic numerics run ~25× slower. Use `swift run -c release Studies`.\n".utf8))
@@ -69,6 +73,7 @@ struct Run: ParsableCommand {
     var shard: String?
 
     func run() throws {
+        lineBufferedOutput()
         warnIfDebug()
         let specs = try common.load()
         var shardPair: (Int, Int)? = nil
@@ -116,6 +121,7 @@ struct Merge: ParsableCommand {
     @OptionGroup var common: CommonOptions
 
     func run() throws {
+        lineBufferedOutput()
         let options = RunOptions(outputDirectory: common.outputDirectory, jobs: 1, quick: common.quick, progress: false)
         for spec in try common.load() {
             let plan = try StudyPlan(spec)
@@ -181,6 +187,7 @@ struct Verify: ParsableCommand {
     @OptionGroup var common: CommonOptions
 
     func run() throws {
+        lineBufferedOutput()
         warnIfDebug()
         let options = RunOptions(outputDirectory: common.outputDirectory, jobs: common.jobs, quick: common.quick,
                                  progress: isatty(2) != 0, logInterval: isatty(2) != 0 ? nil : 30)
