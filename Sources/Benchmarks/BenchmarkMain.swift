@@ -108,7 +108,7 @@ enum BenchmarkMain {
         out += "- Rounding-kernel rows are absolute rates; the copy beside them is the memory-traffic floor for the same array, "
         out += "measured in the same run, for context.\n"
         out += "- Optimizer methods are one line each in `OptimizerBenchmarks.methods` (Sources/Benchmarks/OptimizerBenchmarks.swift).\n"
-        out += "- Optimizer steps: the optimizer code is specialised across modules (`-cross-module-optimization`); perf still "
+        out += "- Optimizer steps: the optimizer code is specialised across modules (its hot paths are `@inlinable`); perf still "
         out += "shows some generic dispatch (value witnesses, `Numeric.*` thunks, a few % each) in the elementwise parts.\n"
         out += "- MPFR rows: `BigFloat` is a plain value (an inline-limb significand, sign and exponent; MPFR's custom "
         out += "interface), so no row allocates or reference-counts. Each call builds `mpfr_t` views on the stack (precision, "
