@@ -54,9 +54,9 @@ struct CommonOptions: ParsableArguments {
     }
 }
 
-/// Each study's verdict line reaches a log as soon as it is printed: stdout to a file or pipe (Slurm,
-/// nohup) is block-buffered by default, which held every line back until the run ended.
-func lineBufferedOutput() { setvbuf(stdout, nil, _IOLBF, 0) }
+/// Prints a line that reaches a log at once: `print` to a file or pipe (Slurm, nohup) is block-buffered,
+/// which held every study's verdict line back until the whole run ended.
+func say(_ line: String) { FileHandle.standardOutput.write(Data((line + "\n").utf8)) }
 
 func warnIfDebug() {
     #if DEBUG
@@ -73,7 +73,6 @@ struct Run: ParsableCommand {
     var shard: String?
 
     func run() throws {
-        lineBufferedOutput()
         warnIfDebug()
         let specs = try common.load()
         var shardPair: (Int, Int)? = nil
@@ -98,12 +97,12 @@ struct Run: ParsableCommand {
             let results = try StudyRunner(options).run(plan)
             if shardPair != nil {
                 let waiting = plan.awaitsTuning && (try? plan.resolved(with: results)) == nil
-                print("\(spec.name): shard \(shard!) done" + (waiting ? " (tuning stage only: run the shards again once every shard finished it)" : ""))
+                say("\(spec.name): shard \(shard!) done" + (waiting ? " (tuning stage only: run the shards again once every shard finished it)" : ""))
                 continue
             }
             let verdict = try ReportWriter.write(plan, results: results, quick: common.quick, to: options.outputDirectory)
             let seconds = Double((ContinuousClock.now - t0).components.attoseconds) / 1e18 + Double((ContinuousClock.now - t0).components.seconds)
-            print("\(spec.name): \(verdict.label) — \(verdict.evidence) [\(plan.tuningCells.count + plan.plannedCellCount) cells, \(Int(seconds.rounded())) s]")
+            say("\(spec.name): \(verdict.label) — \(verdict.evidence) [\(plan.tuningCells.count + plan.plannedCellCount) cells, \(Int(seconds.rounded())) s]")
             index.append((spec, verdict, seconds))
         }
         if shardPair == nil, common.studies.isEmpty {
@@ -121,13 +120,12 @@ struct Merge: ParsableCommand {
     @OptionGroup var common: CommonOptions
 
     func run() throws {
-        lineBufferedOutput()
         let options = RunOptions(outputDirectory: common.outputDirectory, jobs: 1, quick: common.quick, progress: false)
         for spec in try common.load() {
             let plan = try StudyPlan(spec)
             let results = try StudyRunner(options).cached(plan)
             let verdict = try ReportWriter.write(plan, results: results, quick: common.quick, to: options.outputDirectory)
-            print("\(spec.name): \(verdict.label) — \(verdict.evidence)")
+            say("\(spec.name): \(verdict.label) — \(verdict.evidence)")
         }
     }
 }
@@ -187,7 +185,6 @@ struct Verify: ParsableCommand {
     @OptionGroup var common: CommonOptions
 
     func run() throws {
-        lineBufferedOutput()
         warnIfDebug()
         let options = RunOptions(outputDirectory: common.outputDirectory, jobs: common.jobs, quick: common.quick,
                                  progress: isatty(2) != 0, logInterval: isatty(2) != 0 ? nil : 30)
@@ -197,9 +194,9 @@ struct Verify: ParsableCommand {
         for spec in specs {
             let outcome = try StudyVerifier.verify(spec, reports: common.outputDirectory, options: options)
             if outcome.mismatches.isEmpty {
-                print("\(spec.name): bit-identical to its manifest" + (outcome.otherMachine.map { "; same results, other machine (\($0))" } ?? ""))
+                say("\(spec.name): bit-identical to its manifest" + (outcome.otherMachine.map { "; same results, other machine (\($0))" } ?? ""))
             }
-            for m in outcome.mismatches { print("MISMATCH \(m)"); bad += 1 }
+            for m in outcome.mismatches { say("MISMATCH \(m)"); bad += 1 }
         }
         if bad > 0 { throw ExitCode(1) }
     }

@@ -202,7 +202,7 @@ public enum ReportWriter {
             md += "## Plots\n\n"
             for p in f.plots { md += "![\(p.name)](plots/\(p.name))\n\n" }
         }
-        md += "## Files\n\n`results.csv` (one row per cell × step × metric), `cells.csv` (each cell's parameters, one row per parameter; join on study, cell, precision and seed), `events.csv` (every recorded event and divergence), `plots/`, `manifest.json` (configuration hash, seeds, tier, verdict, SHA-256 of every file) and `provenance.json` (commit, toolchain, CPU, BLAS, MPFR); every column is described in `Docs/Reports.md`. Reproduce with `swift run -c release Studies run \(spec.name)\(quick ? " --quick" : "")`; check with `swift run -c release Studies verify \(spec.name)\(quick ? " --quick" : "")`.\n"
+        md += "## Files\n\n`results.csv` (one row per cell × step × metric), `cells.csv` (one row per cell, one column per parameter, with a `variant` column; join on study, cell, precision and seed), `events.csv` (every recorded event and divergence), `plots/`, `manifest.json` (configuration hash, seeds, tier, verdict, SHA-256 of every file) and `provenance.json` (commit, toolchain, CPU, BLAS, MPFR); every column is described in `Docs/Reports.md`. Reproduce with `swift run -c release Studies run \(spec.name)\(quick ? " --quick" : "")`; check with `swift run -c release Studies verify \(spec.name)\(quick ? " --quick" : "")`.\n"
         return md
     }
 }

@@ -66,7 +66,8 @@ public struct StudyRunner: Sendable {
         let refKeys = neededRefs
         let pendingRefs = refKeys.keys.sorted().filter { !options.useCache || cache.load(ReferenceTrajectory.self, kind: "refs", key: $0) == nil }
         let refLock = Mutex<[String: ReferenceTrajectory]>([:])
-        try parallel(pendingRefs, title: "\(plan.spec.name): MPFR references") { key in
+        let referenceName = plan.spec.training.map { ReferenceCatalogue.name(bits: $0.referenceBits) } ?? "MPFR"
+        try parallel(pendingRefs, title: "\(plan.spec.name): \(referenceName) references") { key in
             let (o, seed) = refKeys[key]!
             let t = plan.spec.training!
             let ref = try ReferenceCatalogue.visit(bits: t.referenceBits, ReferenceVisitor(spec: t, data: data!, optimizer: o, seed: seed))
