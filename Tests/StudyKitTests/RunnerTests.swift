@@ -119,7 +119,7 @@ func runStudy(_ text: String, name: String = "tiny", out: String, jobs: Int, sha
         let cacheDir = "\(resumed)/.cache/tiny/cells"
         let before = try FileManager.default.contentsOfDirectory(atPath: cacheDir).count
         #expect(before > 0 && before < 8)
-        FileManager.default.createFile(atPath: "\(cacheDir)/.partial.json.123.tmp", contents: Data("{\"trunc".utf8))
+        _ = FileManager.default.createFile(atPath: "\(cacheDir)/.partial.json.123.tmp", contents: Data("{\"trunc".utf8))
         let after = try runStudy(tinyStudy, out: resumed, jobs: 2)
         #expect(after == expected)
     }
