@@ -237,10 +237,16 @@ public enum BLAS {
     public static func ensureSingleThreaded() { _ = configured }
 
     /// `openblas_get_config()` and core name, for manifests.
-    public static var configuration: String {
+    ///
+    /// Read once per process: with `DYNAMIC_ARCH`, OpenBLAS 0.3.21 appends the core name to a
+    /// static buffer on every call, so a second call returns "…Zen MAX_THREADS=64Zen MAX_THREADS=64"
+    /// and a provenance check in the same process would see a machine change that never happened.
+    public static var configuration: String { cachedConfiguration }
+
+    private static let cachedConfiguration: String = {
         ensureSingleThreaded()
         let config = String(cString: openblas_get_config())
         let core = String(cString: openblas_get_corename())
         return "\(config); core \(core); threads \(openblas_get_num_threads())"
-    }
+    }()
 }
