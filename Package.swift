@@ -2,7 +2,7 @@
 // Mantissa: numerical-precision research on optimizers.
 //
 // Module graph (data flows one way, see README):
-//   CMPFR, COpenBLAS  ->  Scalars  ->  LinearAlgebra  ->  Networks  ->  Optimizers  ->  StudyKit  ->  Studies
+//   CMPFR, CRuntimeFormat, COpenBLAS  ->  Scalars  ->  LinearAlgebra  ->  Networks  ->  Optimizers  ->  StudyKit  ->  Studies
 import PackageDescription
 
 /// pure-Swift math (sqrt, fma, rounding) needs libm on Linux, or linking fails.
@@ -38,9 +38,11 @@ let package = Package(
         .systemLibrary(name: "CMPFR", providers: [.apt(["libmpfr-dev"])]),
         .systemLibrary(name: "COpenBLAS", providers: [.apt(["libopenblas-dev"])]),
 
+        // The per-thread format table of `RuntimeFloat` (a C thread-local: Swift has none).
+        .target(name: "CRuntimeFormat"),
         .target(
             name: "Scalars",
-            dependencies: ["CMPFR", .product(name: "RealModule", package: "swift-numerics")],
+            dependencies: ["CMPFR", "CRuntimeFormat", .product(name: "RealModule", package: "swift-numerics")],
             linkerSettings: libm),
         .target(name: "LinearAlgebra", dependencies: ["Scalars", "COpenBLAS"], linkerSettings: libm),
         .target(name: "Networks", dependencies: ["Scalars", "LinearAlgebra"], linkerSettings: libm),

@@ -73,6 +73,10 @@ enum BenchmarkMain {
             optimizerTables.append(table)
             rows += extraRows
         }
+        if settings.filter.map({ "runtime-format".contains($0) }) ?? true {
+            printErr("running runtime-format…")
+            rows += RuntimeFormatBenchmarks.run(settings)
+        }
         let report = render(settings, rows, optimizerTables)
         if let path = settings.markdownPath {
             guard let f = fopen(path, "w") else { printErr("cannot write \(path)"); exit(1) }

@@ -22,58 +22,19 @@ extension FloatFormat {
     /// saturates or becomes NaN as `overflow` says. NaN stays a quiet NaN with its sign.
     @inlinable
     public static func round(_ x: Double, mode: RoundingMode, random: UInt32 = 0) -> Double {
-        guard x.isFinite else {
-            if x.isNaN { return x + 0 }     // quiet
-            return _infinityResult(negative: x < 0)
-        }
-        if x == 0 { return x }
-        let p = precision, emin = minimumNormalExponent
-        let a = x.magnitude
-        let e = a.exponent
-        if e > maximumExponent { return _overflowResult(negative: x < 0, mode: mode) }
-        let qe = e >= emin ? e - p + 1 : (hasSubnormals ? emin - p + 1 : emin)
-        let scaled = a * _pow2(-qe)                 // exact: a power-of-two scaling, result < 2^p
-        let n0 = scaled.rounded(.down)
-        let frac = scaled - n0                      // exact
-        let n0IsOdd = Int(n0) & 1 == 1
-        let up: Bool
-        switch mode {
-        case .nearestEven: up = frac > 0.5 || (frac == 0.5 && n0IsOdd)
-        case .towardZero: up = false
-        case .up: up = frac != 0 && x > 0
-        case .down: up = frac != 0 && x < 0
-        case .odd: up = frac != 0 && !n0IsOdd
-        case .stochastic: up = Double(random &>> 8) * 0x1p-24 < frac
-        }
-        let r = (up ? n0 + 1 : n0) * _pow2(qe)      // exact
-        if r > greatestFiniteMagnitude { return _overflowResult(negative: x < 0, mode: mode) }
-        return x < 0 ? -r : r
+        _parameters.round(x, mode: mode, random: random)
     }
 
     /// The result of an overflow in `mode` (see `OverflowBehaviour`).
     @inlinable
     public static func _overflowResult(negative: Bool, mode: RoundingMode) -> Double {
-        let away: Bool
-        switch mode {
-        case .nearestEven, .stochastic: away = true
-        case .towardZero, .odd: away = false
-        case .up: away = !negative
-        case .down: away = negative
-        }
-        let magnitude: Double
-        switch overflow {
-        case .saturate: magnitude = greatestFiniteMagnitude
-        case .infinity: magnitude = away ? .infinity : greatestFiniteMagnitude
-        case .nan: magnitude = away ? .nan : greatestFiniteMagnitude
-        }
-        return negative ? -magnitude : magnitude
+        _parameters.overflowResult(negative: negative, mode: mode)
     }
 
     /// What an infinite operand or exact infinite result becomes.
     @inlinable
     public static func _infinityResult(negative: Bool) -> Double {
-        let magnitude: Double = hasInfinities ? .infinity : (overflow == .saturate ? greatestFiniteMagnitude : .nan)
-        return negative ? -magnitude : magnitude
+        _parameters.infinityResult(negative: negative)
     }
 
     /// Whether `x` is a member of the format (finite members, ±0, ±∞ if the format has them). NaN is
@@ -93,5 +54,69 @@ extension FloatFormat {
         let emin = minimumNormalExponent
         if x == 0 || e < emin { return hasSubnormals ? _pow2(emin - precision + 1) : _pow2(emin) }
         return _pow2(e - precision + 1)
+    }
+}
+
+extension _FormatParameters {
+    /// Rounds `x`, taken as exact, to the format in `mode`: the one implementation behind
+    /// `FloatFormat.round`, for compile-time and run-time formats alike. `random` is used by `.stochastic` only:
+    /// its top 24 bits r give "away from zero iff r·2^−24 < fraction".
+    ///
+    /// Overflow follows `overflow`; an infinite `x` stays infinite if the format has infinities, else
+    /// saturates or becomes NaN as `overflow` says. NaN stays a quiet NaN with its sign.
+    @inlinable
+    public func round(_ x: Double, mode: RoundingMode, random: UInt32 = 0) -> Double {
+        guard x.isFinite else {
+            if x.isNaN { return x + 0 }     // quiet
+            return infinityResult(negative: x < 0)
+        }
+        if x == 0 { return x }
+        let p = precision, emin = minimumNormalExponent
+        let a = x.magnitude
+        let e = a.exponent
+        if e > maximumExponent { return overflowResult(negative: x < 0, mode: mode) }
+        let qe = e >= emin ? e - p + 1 : (hasSubnormals ? emin - p + 1 : emin)
+        let scaled = a * _pow2(-qe)                 // exact: a power-of-two scaling, result < 2^p
+        let n0 = scaled.rounded(.down)
+        let frac = scaled - n0                      // exact
+        let n0IsOdd = Int(n0) & 1 == 1
+        let up: Bool
+        switch mode {
+        case .nearestEven: up = frac > 0.5 || (frac == 0.5 && n0IsOdd)
+        case .towardZero: up = false
+        case .up: up = frac != 0 && x > 0
+        case .down: up = frac != 0 && x < 0
+        case .odd: up = frac != 0 && !n0IsOdd
+        case .stochastic: up = Double(random &>> 8) * 0x1p-24 < frac
+        }
+        let r = (up ? n0 + 1 : n0) * _pow2(qe)      // exact
+        if r > greatestFiniteMagnitude { return overflowResult(negative: x < 0, mode: mode) }
+        return x < 0 ? -r : r
+    }
+
+    /// The result of an overflow in `mode` (see `OverflowBehaviour`).
+    @inlinable
+    public func overflowResult(negative: Bool, mode: RoundingMode) -> Double {
+        let away: Bool
+        switch mode {
+        case .nearestEven, .stochastic: away = true
+        case .towardZero, .odd: away = false
+        case .up: away = !negative
+        case .down: away = negative
+        }
+        let magnitude: Double
+        switch overflow {
+        case .saturate: magnitude = greatestFiniteMagnitude
+        case .infinity: magnitude = away ? .infinity : greatestFiniteMagnitude
+        case .nan: magnitude = away ? .nan : greatestFiniteMagnitude
+        }
+        return negative ? -magnitude : magnitude
+    }
+
+    /// What an infinite operand or exact infinite result becomes.
+    @inlinable
+    public func infinityResult(negative: Bool) -> Double {
+        let magnitude: Double = hasInfinities ? .infinity : (overflow == .saturate ? greatestFiniteMagnitude : .nan)
+        return negative ? -magnitude : magnitude
     }
 }

@@ -45,9 +45,40 @@ public protocol FloatFormat: Sendable {
     /// The largest finite member. Default `(2 − 2^(1−p))·2^emax`; e4m3fn sets 448 = 1.75·2^8 because its
     /// pattern S.1111.111 is NaN.
     static var greatestFiniteMagnitude: Double { get }
+    /// Every parameter at once, for the rounding code. Leave it to the default (built from the
+    /// properties above, folded to constants); a run-time format loads it from its table in one read.
+    static var _parameters: _FormatParameters { get }
+}
+
+/// A format's parameters in one value: what a rounding reads (no reference-counted fields, so a
+/// run-time format's table entry is loaded with plain loads).
+@frozen
+public struct _FormatParameters: Sendable {
+    public var precision: Int
+    public var maximumExponent: Int
+    public var minimumNormalExponent: Int
+    public var greatestFiniteMagnitude: Double
+    public var hasSubnormals: Bool
+    public var hasInfinities: Bool
+    public var overflow: OverflowBehaviour
+    public var rounding: RoundingMode
+
+    @inlinable
+    public init(precision: Int, maximumExponent: Int, minimumNormalExponent: Int, greatestFiniteMagnitude: Double,
+                hasSubnormals: Bool, hasInfinities: Bool, overflow: OverflowBehaviour, rounding: RoundingMode) {
+        self.precision = precision; self.maximumExponent = maximumExponent
+        self.minimumNormalExponent = minimumNormalExponent; self.greatestFiniteMagnitude = greatestFiniteMagnitude
+        self.hasSubnormals = hasSubnormals; self.hasInfinities = hasInfinities
+        self.overflow = overflow; self.rounding = rounding
+    }
 }
 
 extension FloatFormat {
+    @inlinable public static var _parameters: _FormatParameters {
+        _FormatParameters(precision: precision, maximumExponent: maximumExponent, minimumNormalExponent: minimumNormalExponent,
+                          greatestFiniteMagnitude: greatestFiniteMagnitude, hasSubnormals: hasSubnormals,
+                          hasInfinities: hasInfinities, overflow: overflow, rounding: rounding)
+    }
     @inlinable public static var minimumNormalExponent: Int { 1 - maximumExponent }
     @inlinable public static var hasSubnormals: Bool { true }
     @inlinable public static var hasInfinities: Bool { true }
@@ -69,31 +100,11 @@ extension FloatFormat {
         rounding.isNearest ? _pow2(-precision) : _pow2(1 - precision)
     }
 
-    /// Checks that the parameters describe a format `SimulatedFloat` can emulate exactly.
+    /// Checks that the parameters describe a format `SimulatedFloat` can emulate exactly (the rules are
+    /// `RuntimeFormat.validate()`'s: one implementation for declared and run-time formats).
     /// - Throws: `FormatError.invalidParameter` naming the format, the parameter and its value.
     public static func validate() throws(FormatError) {
-        func bad(_ parameter: String, _ value: String, _ reason: String) -> FormatError {
-            .invalidParameter(format: name, parameter: parameter, value: value, reason: reason)
-        }
-        let p = precision, emax = maximumExponent, emin = minimumNormalExponent
-        if name.isEmpty { throw bad("name", "\"\"", "must not be empty") }
-        if p < 2 || p > 25 {
-            throw bad("precision", "\(p)", "must be in 2...25 (hidden bit included; products must be exact in binary64)")
-        }
-        if emax < 1 || emax > 300 { throw bad("maximumExponent", "\(emax)", "must be in 1...300") }
-        if emin > 0 || emin < -300 { throw bad("minimumNormalExponent", "\(emin)", "must be in -300...0") }
-        if emin >= emax {
-            throw bad("minimumNormalExponent", "\(emin)", "must be below maximumExponent (\(emax))")
-        }
-        if overflow == .infinity && !hasInfinities {
-            throw bad("overflow", ".infinity", "a format without infinities must saturate or give NaN")
-        }
-        let m = greatestFiniteMagnitude
-        let quantum = _pow2(emax - p + 1)
-        if !(m >= _pow2(emax)) || !(m < _pow2(emax + 1)) || (m / quantum).rounded(.towardZero) != m / quantum {
-            throw bad("greatestFiniteMagnitude", "\(m)",
-                      "must be a \(p)-bit number in the top binade [2^\(emax), 2^\(emax + 1))")
-        }
+        try RuntimeFormat(Self.self).validate()
     }
 }
 

@@ -43,7 +43,9 @@ public enum PolicyCatalogue {
         case "fp32": try visitor.visit(Uniform<Float>.self)
         case "tf32": try visitor.visit(Uniform<TF32>.self)
         case "fp16": try visitor.visit(Uniform<Float16>.self)
-        case "fp16-sim+sr": try visitor.visit(Uniform<Float16SR>.self)
+        // A run-time format (`RolePrecision`): the compiled `SimulatedFloat` type's arithmetic, bit for bit
+        // (tests), without a specialisation of every optimizer of its own in the build.
+        case "fp16-sim+sr": try RolePrecision(uniform: RuntimeFormat(Rounded<Float16Format, Stochastic>.self), name: name).visit(visitor)
         case "bf16": try visitor.visit(Uniform<BFloat16>.self)
         case "bf16-sim+sr": try visitor.visit(Uniform<BFloat16SR>.self)
         case "bf16/fp32-inverses": try visitor.visit(MixedPolicy<BFloat16, BFloat16, Float, BFloat16>.self)
@@ -60,7 +62,7 @@ public enum PolicyCatalogue {
         ("fp32", "everything in binary32"),
         ("tf32", "everything in tf32 (p = 11, fp32 range), nearest-even"),
         ("fp16", "everything in binary16, Cholesky included"),
-        ("fp16-sim+sr", "everything in binary16 with stochastic rounding"),
+        ("fp16-sim+sr", "everything in binary16 with stochastic rounding (a run-time format)"),
         ("bf16", "everything in bfloat16, Cholesky and inverses included (R2 setting c)"),
         ("bf16-sim+sr", "everything in bfloat16 with stochastic rounding"),
         ("bf16/fp32-inverses", "bf16 weights, statistics and moments; inverses and roots in fp32 — KFAC's inverses, SINGD/IKFAC's K and C, Jorge's and Shampoo's roots, MKOR's inverses (R2 setting b)"),

@@ -94,7 +94,16 @@ public enum ReportWriter {
             try AtomicFile.write(files[path]!, to: "\(dir)/\(path)")
             hashes[path] = .string(SHA256.hex(files[path]!))
         }
-        let manifest = JSONValue.object([
+        var declared = [String: JSONValue]()
+        if let d = spec.training?.declaredPrecisions, !d.isEmpty {
+            // Every role's format with every parameter: the run-time formats are data, not build facts.
+            declared["declared_precisions"] = .object(Dictionary(uniqueKeysWithValues: d.map { r in
+                (r.name, JSONValue.object(Dictionary(uniqueKeysWithValues: zip(RolePrecisionParser.roles, r.formats).map { role, f in
+                    (role, JSONValue.object(["name": .string(f.name), "parameters": .string(f.parameterDescription)]))
+                })))
+            }))
+        }
+        let manifest = JSONValue.object(declared.merging([
             "study": .string(spec.name), "file": .string(spec.file), "claim": .string(spec.claim),
             "configuration_sha256": .string(SHA256.hex(spec.canonical)), "tier": .string(quick ? "quick" : "full"),
             "cells": .integer(plan.cells.count),
@@ -108,7 +117,7 @@ public enum ReportWriter {
                          "precision": .string(spec.training?.tuning?.precision ?? ""), "caveat": .string(c.caveat ?? "")])
             }),
             "files": .object(hashes),
-        ])
+        ]) { $1 })
         try AtomicFile.write(manifest.canonicalText, to: "\(dir)/manifest.json")
         try AtomicFile.write(Provenance.record.canonicalText, to: "\(dir)/provenance.json")
         return findings.verdict
@@ -184,7 +193,7 @@ public enum ReportWriter {
             md += "- Network: hidden widths \(p.hidden), \(p.activation.rawValue), loss \(p.loss.rawValue), bias \(p.bias), init \(p.initialization.rawValue).\n"
             md += "- Training: \(t.steps) steps, batch \(t.batchSize), seeds \(t.seeds.map(String.init).joined(separator: ", ")); divergence at a non-finite loss or loss > \(Fmt.sig(t.divergenceFactor))× the first.\n"
             md += "- Arithmetic: accumulation `\(t.accumulation)`, elementwise `\(t.elementwise)`; precisions: " +
-                t.precisions.map { "`\($0)` (\(PolicyCatalogue.entry(named: $0)!.summary))" }.joined(separator: "; ") + ".\n"
+                t.precisions.map { "`\($0)` (\(t.precisionSummary($0)))" }.joined(separator: "; ") + ".\n"
             md += "- Optimizers\(plan.tuningChoices.isEmpty ? "" : " (after the tuning stage)"): " + t.optimizers.map { o in
                 "`\(o.label)` (\(o.method)" + (o.parameters.isEmpty ? "" : ": " + o.parameters.keys.sorted().map { "\($0) = \(o.parameters[$0]!)" }.joined(separator: ", ")) + ")"
             }.joined(separator: "; ") + ". Unlisted hyperparameters take the defaults of Docs/Optimizers.md.\n"

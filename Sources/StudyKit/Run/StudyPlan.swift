@@ -123,7 +123,7 @@ public struct StudyPlan: Sendable {
 
     static func cellKey(_ t: TrainingSpec, _ o: OptimizerConfig, precision p: String, seed: Int, stage: String = "cell") -> String {
         let scaling = t.lossScaling.applies(to: p) ? t.lossScaling.keyText : ""
-        return SHA256.hex(Data("\(stage)|\(sharedKeyText(t))|\(optimizerKeyText(o))|\(p)\(scaling)|seed=\(seed)".utf8))
+        return SHA256.hex(Data("\(stage)|\(sharedKeyText(t))|\(optimizerKeyText(o))|\(t.precisionKeyText(p))\(scaling)|seed=\(seed)".utf8))
     }
 
     static func trainingCells(_ t: TrainingSpec, _ optimizers: [OptimizerConfig]) -> ([PlannedCell], [String: (OptimizerConfig, Int)]) {

@@ -89,7 +89,7 @@ public struct StudyRunner: Sendable {
                     ref = memoryRefs[rk] ?? cache.load(ReferenceTrajectory.self, kind: "refs", key: rk)
                 }
                 let job = TrainingJob(spec: t, data: data!, optimizer: o, precision: cell.precision, seed: cell.seed, key: cell.key, reference: ref)
-                result = try PolicyCatalogue.visit(cell.precision, TrainingVisitor(job: job))
+                result = try t.visitPrecision(cell.precision, TrainingVisitor(job: job))
             } else {
                 result = try ExperimentCatalogue.run(plan.spec, cell)
             }

@@ -105,11 +105,7 @@ public enum StudyParser {
         try p.finish()
 
         var t = try TableReader(file: file, path: "training", top.raw("training"))
-        let precisions = try t.stringArray("precisions")
-        for (i, name) in precisions.enumerated() where PolicyCatalogue.entry(named: name) == nil {
-            throw StudyError(file: file, field: "training.precisions[\(i)]", value: "\"\(name)\"",
-                             reason: "unknown precision (known: \(PolicyCatalogue.names.joined(separator: ", ")))")
-        }
+        let (precisions, declared) = try parsePrecisions(t.raw("precisions"), file: file)
         if Set(precisions).count != precisions.count {
             throw StudyError(file: file, field: "training.precisions", value: "\(precisions)", reason: "lists a precision twice")
         }
@@ -139,6 +135,7 @@ public enum StudyParser {
             referenceBits: 0, referenceSteps: 0,
             monitors: try monitorPatterns(&t, file: file))
         var spec = training
+        spec.declaredPrecisions = declared
         spec.lossScaling = try parseLossScaling(&t, precisions: precisions, file: file)
         try t.finish()
         var r = try TableReader(file: file, path: "reference", top.raw("reference"))
@@ -150,8 +147,37 @@ public enum StudyParser {
         spec.referenceSteps = try r.int("steps", default: 0, range: 0...steps)
         spec.localErrorEvery = try r.int("local_error_every", default: 1, range: 1...max(1, steps))
         try r.finish()
-        if let tuning = top.raw("tuning") { spec.tuning = try parseTuning(tuning, optimizers: spec.optimizers, file: file) }
+        if let tuning = top.raw("tuning") { spec.tuning = try parseTuning(tuning, optimizers: spec.optimizers, declared: spec.declaredPrecisions.map(\.name), file: file) }
         return spec
+    }
+
+    /// `precisions`: catalogue names, and tables that declare a precision role by role (`RolePrecision`).
+    static func parsePrecisions(_ value: ConfigValue?, file: String) throws(StudyError) -> ([String], [RolePrecision]) {
+        guard let value else {
+            throw StudyError(file: file, field: "training.precisions", value: "(missing)", reason: "required array of precisions")
+        }
+        let items: [ConfigValue]
+        if case .array(let a) = value { items = a } else { items = [value] }
+        guard !items.isEmpty else { throw StudyError(file: file, field: "training.precisions", value: "[]", reason: "must not be empty") }
+        var names: [String] = [], declared: [RolePrecision] = []
+        for (i, item) in items.enumerated() {
+            let field = "training.precisions[\(i)]"
+            switch item {
+            case .string(let name):
+                guard PolicyCatalogue.entry(named: name) != nil else {
+                    throw StudyError(file: file, field: field, value: "\"\(name)\"",
+                                     reason: "unknown precision (known: \(PolicyCatalogue.names.joined(separator: ", ")); or declare one as a table of roles, Docs/StudyFormat.md)")
+                }
+                names.append(name)
+            case .table:
+                let r = try RolePrecisionParser.parse(item, file: file, path: field)
+                names.append(r.name); declared.append(r)
+            default:
+                throw StudyError(file: file, field: field, value: item.description,
+                                 reason: "expected a precision name or a table of roles, got \(item.typeName)")
+            }
+        }
+        return (names, declared)
     }
 
     /// The number of training samples the split will give (`Dataset.split` rounds the fraction).
@@ -202,11 +228,11 @@ public enum StudyParser {
     }
 
     /// `[tuning]`: which swept key is a tuning grid, the precision it is decided in, the score window.
-    static func parseTuning(_ value: ConfigValue, optimizers: [OptimizerConfig], file: String) throws(StudyError) -> TuningSpec {
+    static func parseTuning(_ value: ConfigValue, optimizers: [OptimizerConfig], declared: [String] = [], file: String) throws(StudyError) -> TuningSpec {
         var u = try TableReader(file: file, path: "tuning", value)
         let parameter = try u.string("parameter")
         let precision = try u.string("precision", default: "fp32")
-        guard PolicyCatalogue.entry(named: precision) != nil else {
+        guard PolicyCatalogue.entry(named: precision) != nil || declared.contains(precision) else {
             throw StudyError(file: file, field: "tuning.precision", value: "\"\(precision)\"",
                              reason: "unknown precision (known: \(PolicyCatalogue.names.joined(separator: ", ")))")
         }

@@ -96,6 +96,35 @@ public struct TrainingSpec: Sendable, Hashable, Codable {
     public var lossScaling: LossScalingSpec = .none
     /// The tuning stage (`[tuning]`), if the study has one.
     public var tuning: TuningSpec? = nil
+    /// The precisions of `precisions` declared role by role in the study file (the others are catalogue names).
+    public var declaredPrecisions: [RolePrecision] = []
+
+    /// The declared precision named `name`, if it is one.
+    public func declared(_ name: String) -> RolePrecision? { declaredPrecisions.first { $0.name == name } }
+
+    /// What a cell key records of a precision: the name of a catalogue policy (fixed by the build), or a
+    /// declared precision's name with every role's parameters (so editing a format recomputes its cells).
+    public func precisionKeyText(_ name: String) -> String {
+        guard let d = declared(name) else { return name }
+        return "\(name){\(d.summary)}"
+    }
+
+    /// A one-line description of a precision for reports.
+    public func precisionSummary(_ name: String) -> String {
+        declared(name).map { "declared: \($0.summary)" } ?? PolicyCatalogue.entry(named: name)?.summary ?? name
+    }
+
+    /// The unit roundoff of a precision's weights.
+    public func weightUnitRoundoff(_ name: String) -> Double {
+        declared(name)?.weights.unitRoundoff ?? PolicyCatalogue.entry(named: name)?.weightUnitRoundoff ?? .nan
+    }
+
+    /// Calls `visitor.visit(P.self)` for precision `name`: a catalogue policy, or a declared one with its
+    /// formats in the calling thread's `RuntimeFormats` table.
+    public func visitPrecision<V: PolicyVisitor>(_ name: String, _ visitor: V) throws -> V.Output {
+        if let d = declared(name) { return try d.visit(visitor) }
+        return try PolicyCatalogue.visit(name, visitor)
+    }
 }
 
 /// Dynamic loss scaling as mixed-precision training does it (`[training] loss_scaling = "dynamic"`):

@@ -99,6 +99,6 @@ extension StudyPlan {
         }
         var job = TrainingJob(spec: t, data: data, optimizer: o, precision: cell.precision, seed: cell.seed, key: cell.key, reference: reference)
         job.localError = localError
-        return try PolicyCatalogue.visit(cell.precision, TrainingVisitor(job: job))
+        return try t.visitPrecision(cell.precision, TrainingVisitor(job: job))
     }
 }
