@@ -195,3 +195,77 @@ func tuningCell(_ cell: PlannedCell, loss: Double, diverged: Int? = nil, steps: 
         #expect(doc.text.contains("0.001") && doc.text.contains("singd"))
     }
 }
+
+/// A choice at an end of a grid of three continues the grid by its own ratio, round by round, until the
+/// choice is interior or `extend` candidates were added.
+@Suite struct TuningGridContinuation {
+    static let study = tuningStudy.replacingOccurrences(of: "learning_rate = [0.01, 0.001]", with: "learning_rate = [0.1, 0.03, 0.01]")
+
+    /// AdamW's constructed loss is lowest at 0.333, beyond the grid: rounds add 0.1 · (0.1/0.03) = 0.333,
+    /// then 0.333 · (0.333/0.1) = 1.11; 0.333 wins.
+    static func loss(_ lr: String) -> Double { ["0.01": 0.7, "0.03": 0.6, "0.1": 0.5, "0.333": 0.4, "1.11": 0.45, "3.7": 0.3][lr] ?? 9 }
+
+    static func results(_ plan: StudyPlan) throws -> ([String: CellResult], rounds: Int) {
+        var results = [String: CellResult](), rounds = 0
+        while case .needs(let round) = plan.tuningProgress(with: results) {
+            rounds += 1
+            for c in round where results[c.key] == nil {
+                let lr = c.optimizer!.parameters["learning_rate"]!.description
+                results[c.key] = try tuningCell(c, loss: c.optimizer!.method == "adamw" ? loss(lr) : 0.5)
+            }
+        }
+        return (results, rounds)
+    }
+
+    @Test func aChoiceAtTheEndAddsCandidatesUntilItIsInterior() throws {
+        let plan = try StudyPlan(try StudyParser.parse(Self.study, file: "tune.toml", quick: false))
+        let (results, rounds) = try Self.results(plan)
+        #expect(rounds == 3)
+        let resolved = try plan.resolved(with: results)
+        let adamw = resolved.tuningChoices.last!
+        #expect(adamw.scores.map(\.value) == ["0.1", "0.03", "0.01", "0.333", "1.11"])
+        #expect(adamw.chosen == "0.333" && adamw.caveat == nil)
+        #expect(resolved.tuningGroups.last!.added == 2)
+        #expect(resolved.tuningCells.count == plan.tuningCells.count + 2 * 3)
+        // KFAC's grids have two values: a choice between two settings, never continued.
+        #expect(resolved.tuningGroups.prefix(2).allSatisfy { $0.added == 0 })
+        #expect(resolved.spec.training!.optimizers.last!.parameters["learning_rate"]!.description == "0.333")
+    }
+
+    /// With `extend = 1` the second continuation (1.11) is not tried: 0.333 is chosen at the end, with a caveat.
+    @Test func theContinuationStopsAtExtend() throws {
+        let plan = try StudyPlan(try StudyParser.parse(Self.study + "extend = 1\n", file: "tune.toml", quick: false))
+        let (results, rounds) = try Self.results(plan)
+        #expect(rounds == 2)
+        let adamw = try plan.resolved(with: results).tuningChoices.last!
+        #expect(adamw.scores.map(\.value) == ["0.1", "0.03", "0.01", "0.333"])
+        #expect(adamw.chosen == "0.333")
+        #expect(adamw.caveat?.contains("after 1 added candidate") == true)
+    }
+
+    /// The smallest end continues downwards by the grid's ratio (0.01 · 0.01/0.03 = 0.00333).
+    @Test func theSmallestEndContinuesDownwards() throws {
+        let plan = try StudyPlan(try StudyParser.parse(Self.study + "extend = 1\n", file: "tune.toml", quick: false))
+        var results = [String: CellResult]()
+        while case .needs(let round) = plan.tuningProgress(with: results) {
+            for c in round where results[c.key] == nil {
+                let lr = Double(c.optimizer!.parameters["learning_rate"]!.description)!
+                results[c.key] = try tuningCell(c, loss: c.optimizer!.method == "adamw" ? lr : 0.5)
+            }
+        }
+        let adamw = try plan.resolved(with: results).tuningChoices.last!
+        #expect(adamw.scores.map(\.value) == ["0.1", "0.03", "0.01", "0.00333"])
+        #expect(adamw.chosen == "0.00333")
+    }
+
+    /// The rounds run through the runner and its cache: the same report from one run and from a rerun.
+    @Test func roundsRunThroughTheRunner() throws {
+        let text = Self.study.replacingOccurrences(of: "seeds = [1, 2, 3]", with: "seeds = [1, 2]")
+        let out = temporaryDirectory("tune-rounds")
+        defer { try? FileManager.default.removeItem(atPath: out) }
+        let first = try runStudy(text, name: "tune", out: out, jobs: 2)
+        #expect(try runStudy(text, name: "tune", out: out, jobs: 1) == first)
+        let readme = try String(contentsOfFile: "\(out)/tune/README.md", encoding: .utf8)
+        #expect(readme.contains("continues the grid one step beyond it"))
+    }
+}

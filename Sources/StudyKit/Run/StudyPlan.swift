@@ -56,7 +56,7 @@ public struct StudyPlan: Sendable {
                                     label: "\(o.label) | \(tuning.precision) | seed \(seed) (tuning)", optimizer: o,
                                     precision: tuning.precision, seed: seed, parameters: [:], tuning: true)
                     }
-                }
+                }   // the first round; `tuningProgress` plans the rounds that continue a grid
                 (cells, references, tuningChoices) = ([], [:], [])
             } else {
                 (cells, references) = Self.trainingCells(t, t.optimizers)
@@ -84,32 +84,63 @@ public struct StudyPlan: Sendable {
         return tuningGroups.count * t.seeds.count * t.precisions.count
     }
 
-    /// The plan with the tuning stage decided from `results` (which must hold every tuning cell).
-    public func resolved(with results: [String: CellResult]) throws(StudyError) -> StudyPlan {
-        guard awaitsTuning, let t = spec.training, let tuning = t.tuning else { return self }
-        var chosen = [OptimizerConfig](), choices = [TuningChoice]()
-        for g in tuningGroups {
-            var perCandidate = [[CellResult]]()
-            for o in g.candidates {
-                var cells = [CellResult]()
-                for seed in t.seeds {
-                    let key = Self.cellKey(t, o, precision: tuning.precision, seed: seed, stage: "tune")
-                    guard let r = results[key] else {
-                        throw StudyError(file: spec.file, field: "tuning", value: "\(o.label) seed \(seed)",
-                                         reason: "the tuning stage is incomplete (run the remaining shards, then run again)")
-                    }
-                    cells.append(r)
-                }
-                perCandidate.append(cells)
+    /// Where the tuning stage stands, given the results that exist.
+    public enum TuningProgress {
+        /// A round of the stage lacks results: these are its cells (some may exist already).
+        case needs([PlannedCell])
+        /// Every round has its results: the final groups (with any added candidates), each group's choice
+        /// and every tuning cell of every round.
+        case complete(groups: [TuningGroup], chosen: [OptimizerConfig], choices: [TuningChoice], cells: [PlannedCell])
+    }
+
+    /// The tuning cells of `candidates` (every seed, in the tuning precision).
+    func tuningCells(_ t: TrainingSpec, _ tuning: TuningSpec, _ candidates: [OptimizerConfig]) -> [PlannedCell] {
+        candidates.flatMap { o in
+            t.seeds.map { seed in
+                PlannedCell(key: Self.cellKey(t, o, precision: tuning.precision, seed: seed, stage: "tune"),
+                            label: "\(o.label) | \(tuning.precision) | seed \(seed) (tuning)", optimizer: o,
+                            precision: tuning.precision, seed: seed, parameters: [:], tuning: true)
             }
-            let (config, choice) = TuningStage.choose(g, cells: perCandidate, spec: tuning, steps: t.steps)
-            chosen.append(config); choices.append(choice)
+        }
+    }
+
+    /// Replays the tuning stage on `results`: the first round is the study's grid; while a group's choice
+    /// sits at an end of its grid, the next round trains the candidate that continues it
+    /// (`TuningStage.continuation`). Deterministic: the same results always give the same rounds.
+    public func tuningProgress(with results: [String: CellResult]) -> TuningProgress {
+        guard let t = spec.training, let tuning = t.tuning else { return .complete(groups: [], chosen: [], choices: [], cells: []) }
+        var groups = tuningGroups, all = tuningCells, round = tuningCells
+        while true {
+            guard round.allSatisfy({ results[$0.key] != nil }) else { return .needs(round) }
+            var chosen = [OptimizerConfig](), choices = [TuningChoice](), added = [OptimizerConfig]()
+            for (i, g) in groups.enumerated() {
+                let perCandidate = g.candidates.map { o in
+                    t.seeds.map { results[Self.cellKey(t, o, precision: tuning.precision, seed: $0, stage: "tune")]! }
+                }
+                let (config, choice) = TuningStage.choose(g, cells: perCandidate, spec: tuning, steps: t.steps)
+                if let next = TuningStage.continuation(g, choice: choice, spec: tuning) {
+                    groups[i].candidates.append(next); groups[i].added += 1; added.append(next)
+                }
+                chosen.append(config); choices.append(choice)
+            }
+            if added.isEmpty { return .complete(groups: groups, chosen: chosen, choices: choices, cells: all) }
+            round = tuningCells(t, tuning, added)
+            all += round
+        }
+    }
+
+    /// The plan with the tuning stage decided from `results` (which must hold every cell of every round).
+    public func resolved(with results: [String: CellResult]) throws(StudyError) -> StudyPlan {
+        guard awaitsTuning, let t = spec.training else { return self }
+        guard case let .complete(groups, chosen, choices, allTuningCells) = tuningProgress(with: results) else {
+            throw StudyError(file: spec.file, field: "tuning", value: "\(spec.name)",
+                             reason: "the tuning stage is incomplete (run the remaining shards, then run again)")
         }
         let (cells, refs) = Self.trainingCells(t, chosen)
         // From here on the study's configurations are the chosen ones: findings and verdicts group by them.
         var spec = spec
         spec.training!.optimizers = chosen
-        return StudyPlan(spec: spec, cells: cells, references: refs, tuningCells: tuningCells, tuningGroups: tuningGroups, tuningChoices: choices)
+        return StudyPlan(spec: spec, cells: cells, references: refs, tuningCells: allTuningCells, tuningGroups: groups, tuningChoices: choices)
     }
 
     /// Everything but the optimizer, precision and seed that decides a training cell's result.

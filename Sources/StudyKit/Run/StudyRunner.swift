@@ -44,9 +44,13 @@ public struct StudyRunner: Sendable {
         var all = [String: CellResult]()
         var resolved = plan
         if plan.awaitsTuning {
-            let selected = options.shard.map { StudyPlan.shard(plan.tuningCells, $0.0, of: $0.1) } ?? plan.tuningCells
-            all = try runCells(selected, of: plan, everything: plan.tuningCells, data: data, cache: cache, title: "tuning")
-            guard all.count == plan.tuningCells.count else { return all }
+            // Round by round: a round that continues a grid exists only once the previous one is decided.
+            while case .needs(let round) = plan.tuningProgress(with: all) {
+                let selected = options.shard.map { StudyPlan.shard(round, $0.0, of: $0.1) } ?? round
+                let got = try runCells(selected, of: plan, everything: round, data: data, cache: cache, title: "tuning")
+                all.merge(got) { a, _ in a }
+                guard got.count == round.count else { return all }
+            }
             resolved = try plan.resolved(with: all)
         }
         let selected = options.shard.map { resolved.shard($0.0, of: $0.1) } ?? resolved.cells
@@ -117,7 +121,11 @@ public struct StudyRunner: Sendable {
     public func cached(_ plan: StudyPlan) throws -> [String: CellResult] {
         let cache = ResultCache(root: options.outputDirectory, study: plan.spec.name)
         var all = [String: CellResult]()
-        for c in plan.tuningCells { if let r = cache.load(CellResult.self, kind: "cells", key: c.key) { all[c.key] = r } }
+        while case .needs(let round) = plan.tuningProgress(with: all) {
+            let before = all.count
+            for c in round where all[c.key] == nil { if let r = cache.load(CellResult.self, kind: "cells", key: c.key) { all[c.key] = r } }
+            if all.count == before { break }      // this round is not (entirely) cached
+        }
         let resolved = (try? plan.resolved(with: all)) ?? plan
         for c in resolved.cells { if let r = cache.load(CellResult.self, kind: "cells", key: c.key) { all[c.key] = r } }
         return all

@@ -236,7 +236,8 @@ public enum StudyParser {
             throw StudyError(file: file, field: "tuning.precision", value: "\"\(precision)\"",
                              reason: "unknown precision (known: \(PolicyCatalogue.names.joined(separator: ", ")))")
         }
-        let spec = TuningSpec(parameter: parameter, precision: precision, window: try u.double("window", default: 0.1, range: 0.001...1))
+        let spec = TuningSpec(parameter: parameter, precision: precision, window: try u.double("window", default: 0.1, range: 0.001...1),
+                              extend: try u.int("extend", default: 2, range: 0...5))
         try u.finish()
         let groups = TuningStage.groups(optimizers, parameter: parameter)
         guard groups.contains(where: { $0.candidates.count > 1 }) else {

@@ -14,14 +14,18 @@ public struct TuningSpec: Sendable, Hashable, Codable {
     public var precision: String
     /// Fraction of the last steps whose mean training loss scores one seed (averages minibatch noise).
     public var window: Double
+    /// How many candidates a group may add beyond the ends of its grid (`extend`, default 2): a choice at
+    /// an end of a numeric grid is no evidence of an optimum, so the grid is continued in that direction.
+    public var extend: Int = 2
 
-    public init(parameter: String, precision: String, window: Double) {
-        self.parameter = parameter; self.precision = precision; self.window = window
+    public init(parameter: String, precision: String, window: Double, extend: Int = 2) {
+        self.parameter = parameter; self.precision = precision; self.window = window; self.extend = extend
     }
 
     /// The rule, in the words the report prints.
     public var ruleText: String {
         "each seed scores the mean training loss of its last \(NumberText.short(window * 100))% of steps; a candidate that diverges in any seed is excluded; the lowest median score over seeds wins; a tie goes to the smaller value; when every candidate diverges in some seed, the one with the fewest divergent seeds wins (then the lowest median of the others)"
+            + (extend > 0 ? "; in a grid of three or more, a choice at the smallest candidate, or at the largest when it diverged in no seed, continues the grid one step beyond it (the value times the ratio of the last two, to 3 significant digits) and the rule is applied again, at most \(extend) time\(extend == 1 ? "" : "s") per group" : "")
     }
 }
 
@@ -29,8 +33,10 @@ public struct TuningSpec: Sendable, Hashable, Codable {
 public struct TuningGroup: Sendable, Hashable {
     /// The group's label: the configurations' label without the tuned parameter.
     public var label: String
-    /// Candidates in the study file's order.
+    /// Candidates in the study file's order, then those the stage added beyond the grid's ends.
     public var candidates: [OptimizerConfig]
+    /// How many of `candidates` the stage added (the last ones).
+    public var added: Int = 0
 }
 
 /// One candidate's score.
@@ -110,10 +116,42 @@ public enum TuningStage {
         // A choice at the end of a numeric grid may be no optimum at all: the better value may lie beyond.
         let values = group.candidates.map { numeric($0, spec.parameter) }.filter(\.isFinite)
         if values.count > 2, let v = Optional(numeric(group.candidates[best], spec.parameter)), v == values.min() || v == values.max() {
-            caveats.append("chosen at the \(v == values.max() ? "largest" : "smallest") candidate: the grid may not bracket the optimum")
+            let extended = group.added > 0 ? " after \(group.added) added candidate\(group.added == 1 ? "" : "s")" : ""
+            caveats.append("chosen at the \(v == values.max() ? "largest" : "smallest") candidate\(extended): the grid may not bracket the optimum")
         }
         let caveat = caveats.isEmpty ? nil : caveats.joined(separator: "; ")
         return (chosen, TuningChoice(group: group.label, parameter: spec.parameter, chosen: scores[best].value, scores: scores, caveat: caveat))
+    }
+
+    /// The candidate that continues `group`'s grid beyond the end its choice sits at, or nil: the choice
+    /// is interior, the grid has fewer than three values or is not numeric, the group added `spec.extend` candidates already, the largest
+    /// candidate diverged in some seed (a larger value would not be more stable), or the continued value
+    /// is outside the hyperparameter's range.
+    static func continuation(_ group: TuningGroup, choice: TuningChoice, spec: TuningSpec) -> OptimizerConfig? {
+        // A grid of two is a choice between two settings, not a search; only grids of three or more grow.
+        guard group.added < spec.extend, group.candidates.count - group.added >= 3 else { return nil }
+        let pairs = group.candidates.map { (config: $0, value: numeric($0, spec.parameter)) }.filter { $0.value.isFinite && $0.value > 0 }
+        guard pairs.count >= 2, pairs.count == group.candidates.count,
+              let chosen = group.candidates.first(where: { $0.parameters[spec.parameter]?.description == choice.chosen }),
+              let score = choice.scores.first(where: { $0.value == choice.chosen }) else { return nil }
+        let sorted = pairs.map(\.value).sorted()
+        let v = numeric(chosen, spec.parameter)
+        let next: Double
+        if v == sorted.last!, score.divergedSeeds == 0 {
+            next = v * (v / sorted[sorted.count - 2])
+        } else if v == sorted.first! {
+            next = v * (v / sorted[1])
+        } else { return nil }
+        let rounded = Double(String(format: "%.3g", next)) ?? next
+        guard rounded.isFinite, rounded > 0, !sorted.contains(rounded) else { return nil }
+        var config = chosen
+        config.parameters[spec.parameter] = .number(rounded)
+        let old = " \(spec.parameter)=\(HyperparameterValue.number(v))"
+        config.label = config.label.contains(old)
+            ? config.label.replacingOccurrences(of: old, with: " \(spec.parameter)=\(HyperparameterValue.number(rounded))")
+            : "\(group.label) \(spec.parameter)=\(HyperparameterValue.number(rounded))"
+        do { _ = try OptimizerCatalogue.make(config, settings: .init(), policy: OptimizerCatalogue.Probe.self) } catch { return nil }
+        return config
     }
 
     static func numeric(_ o: OptimizerConfig, _ key: String) -> Double {
