@@ -39,11 +39,10 @@ public struct SimulatedFloat<Format: FloatFormat>: Sendable {
     /// current stochastic-rounding context when the mode is stochastic.
     @inlinable @inline(__always)
     internal static func _round(_ x: Double) -> Double {
-        let f = Format._parameters      // constants for a declared format; one table read for a run-time one
-        if f.rounding == .stochastic {
-            return f.round(x, mode: .stochastic, random: StochasticRounding.nextBits())
+        if Format.rounding == .stochastic {
+            return Format.round(x, mode: .stochastic, random: StochasticRounding.nextBits())
         }
-        return f.round(x, mode: f.rounding)
+        return Format.round(x, mode: Format.rounding)
     }
 
     /// The stored binary64 value (exact).
