@@ -33,8 +33,11 @@ struct CommonOptions: ParsableArguments {
 
     var directory: String { studyDirectory ?? StudyCatalogue.defaultDirectory() }
     /// Each tier has its own default place, so a quick run never overwrites the committed full-tier reports.
-    var outputDirectory: String {
-        output ?? (URL(fileURLWithPath: directory).deletingLastPathComponent().appendingPathComponent(quick ? "reports-quick" : "reports").path)
+    var outputDirectory: String { output ?? outputDirectory(quick: quick) }
+
+    /// The default folder of a tier.
+    func outputDirectory(quick: Bool) -> String {
+        URL(fileURLWithPath: directory).deletingLastPathComponent().appendingPathComponent(quick ? "reports-quick" : "reports").path
     }
 
     func validate() throws {
@@ -93,8 +96,8 @@ struct Run: ParsableCommand {
             let t0 = ContinuousClock.now
             let plan = try StudyPlan(spec)
             cachedCells += StudyRunner(options).cachedCellCount(plan)
-            cellCount += plan.tuningCells.count + plan.plannedCellCount
             let results = try StudyRunner(options).run(plan)
+            cellCount += results.count      // every round of a tuning stage included
             if shardPair != nil {
                 let waiting = plan.awaitsTuning && (try? plan.resolved(with: results)) == nil
                 say("\(spec.name): shard \(shard!) done" + (waiting ? " (tuning stage only: run the shards again once every shard finished it)" : ""))
@@ -102,7 +105,7 @@ struct Run: ParsableCommand {
             }
             let verdict = try ReportWriter.write(plan, results: results, quick: common.quick, to: options.outputDirectory)
             let seconds = Double((ContinuousClock.now - t0).components.attoseconds) / 1e18 + Double((ContinuousClock.now - t0).components.seconds)
-            say("\(spec.name): \(verdict.label) — \(verdict.evidence) [\(plan.tuningCells.count + plan.plannedCellCount) cells, \(Int(seconds.rounded())) s]")
+            say("\(spec.name): \(verdict.label) — \(verdict.evidence) [\(results.count) cells, \(Int(seconds.rounded())) s]")
             index.append((spec, verdict, seconds))
         }
         if shardPair == nil, common.studies.isEmpty {
@@ -110,7 +113,10 @@ struct Run: ParsableCommand {
             let wall = ReportIndex.WallTime(seconds: Double(total.components.seconds) + Double(total.components.attoseconds) / 1e18,
                                             jobs: common.jobs, cores: ProcessInfo.processInfo.activeProcessorCount,
                                             cpu: Provenance.cpu, cells: cellCount)
-            try ReportIndex.write(index, tier: common.quick ? "quick" : "full", wallTime: wall, cachedCells: cachedCells, to: options.outputDirectory)
+            // The other tier's wall time comes from its own default folder, so the index shows both measured.
+            let otherTier = common.output == nil ? common.outputDirectory(quick: !common.quick) : nil
+            try ReportIndex.write(index, tier: common.quick ? "quick" : "full", wallTime: wall, cachedCells: cachedCells,
+                                  to: options.outputDirectory, otherTierRoot: otherTier)
         }
     }
 }

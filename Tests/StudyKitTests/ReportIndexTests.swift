@@ -20,4 +20,17 @@ import StudyKit
         #expect(!md.contains("| 3 s "))
         #expect(md.contains("970 cells came from the cache"))
     }
+
+    /// The quick tier writes to its own folder; the full index takes its latest measurement from there.
+    @Test func theOtherTiersFolderGivesItsLatestTime() throws {
+        let full = temporaryDirectory("index-full"), quick = temporaryDirectory("index-quick")
+        defer { try? FileManager.default.removeItem(atPath: full); try? FileManager.default.removeItem(atPath: quick) }
+        try ReportIndex.write([], tier: "quick", wallTime: time(30.2, cells: 40), cachedCells: 0, to: full)   // an old record
+        try ReportIndex.write([], tier: "quick", wallTime: time(25.4, cells: 41), cachedCells: 0, to: quick, otherTierRoot: full)
+        try ReportIndex.write([], tier: "full", wallTime: time(880, cells: 900), cachedCells: 0, to: full, otherTierRoot: quick)
+        let md = try String(contentsOfFile: "\(full)/README.md", encoding: .utf8)
+        #expect(md.contains("| quick | 25 s "), "\(md)")
+        #expect(md.contains("| full  | 880 s "), "\(md)")
+        #expect(!md.contains("| 30 s "))
+    }
 }
