@@ -258,6 +258,24 @@ func tuningCell(_ cell: PlannedCell, loss: Double, diverged: Int? = nil, steps: 
         #expect(adamw.chosen == "0.00333")
     }
 
+    /// Every candidate diverges in every seed (no median at all): the tie goes to the smallest value, and
+    /// the grid continues downwards, where a rate may train: here 0.00333 and 0.00111 do, with equal scores.
+    @Test func whenNothingTrainsTheSmallestIsChosenAndTheGridContinuesDownwards() throws {
+        let plan = try StudyPlan(try StudyParser.parse(Self.study, file: "tune.toml", quick: false))
+        var results = [String: CellResult]()
+        while case .needs(let round) = plan.tuningProgress(with: results) {
+            for c in round where results[c.key] == nil {
+                let lr = Double(c.optimizer!.parameters["learning_rate"]!.description)!
+                let trains = c.optimizer!.method != "adamw" || lr < 0.005
+                results[c.key] = try tuningCell(c, loss: 0.5, diverged: trains ? nil : 2)
+            }
+        }
+        let adamw = try plan.resolved(with: results).tuningChoices.last!
+        #expect(adamw.scores.map(\.value) == ["0.1", "0.03", "0.01", "0.00333", "0.00111"])
+        #expect(adamw.chosen == "0.00111", "equal scores: the tie goes to the smaller value")
+        #expect(adamw.scores.prefix(3).allSatisfy { $0.divergedSeeds == 3 && $0.medianScore.isNaN })
+    }
+
     /// The rounds run through the runner and its cache: the same report from one run and from a rerun.
     @Test func roundsRunThroughTheRunner() throws {
         let text = Self.study.replacingOccurrences(of: "seeds = [1, 2, 3]", with: "seeds = [1, 2]")

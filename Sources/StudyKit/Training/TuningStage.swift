@@ -104,7 +104,8 @@ public enum TuningStage {
         // Lowest median; ties to the smaller value (numbers compare numerically, the file's order otherwise).
         let best = eligible.min { a, b in
             let (ma, mb) = (scores[a].medianScore, scores[b].medianScore)
-            if ma != mb { return ma.isNaN ? false : (mb.isNaN ? true : ma < mb) }
+            // Two NaN medians (no seed finished in either) tie, and the tie goes to the smaller value too.
+            if ma != mb && !(ma.isNaN && mb.isNaN) { return ma.isNaN ? false : (mb.isNaN ? true : ma < mb) }
             return numeric(group.candidates[a], spec.parameter) < numeric(group.candidates[b], spec.parameter)
         }!
         var chosen = group.candidates[best]
